@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# unloop: one Makefile, readable targets (see README.md).
+#   make            build/unloop.efi, build/unloop (CLI), test tools
+#   make check      unit tests, fuzz smoke, QEMU integration tests
+#   make demo       a boot loop caught and broken in QEMU, as a transcript
+#   make bench      healthy-boot overhead against a direct boot
+#   make fuzz       run the fuzzers for FUZZ_SECONDS each
+
+.DEFAULT_GOAL := all
+B := build
+
+SETUP_STAMP := $(B)/.setup-done
+# Every entry point that needs packages depends on this; it is quiet when
+# everything is installed.
+$(SETUP_STAMP): scripts/setup.sh
+	@bash scripts/setup.sh
+	@mkdir -p $(@D) && touch $@
+setup:
+	@bash scripts/setup.sh
+	@mkdir -p $(B) && touch $(SETUP_STAMP)
+
+SHARED_SRC := $(addprefix shared/,string-util.c time-util.c crc32.c boot-state.c config.c \
+	log.c decide.c menu.c run.c)
+SHARED_HDR := $(wildcard shared/*.h)
+
+# ---------------------------------------------------------------- host builds
+CC ?= gcc
+HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE
+HOST_SHARED_OBJ := $(SHARED_SRC:%.c=$(B)/host/%.o)
+
+$(B)/host/%.o: %.c $(SHARED_HDR) $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
+$(CLI_OBJ): $(wildcard recovery/*.h)
+
+$(B)/unloop: $(CLI_OBJ) $(HOST_SHARED_OBJ)
+	$(CC) $(HOST_CFLAGS) -o $@ $^
+
+# ---------------------------------------------------------------- UEFI builds
+# gnu-efi from Debian (pinned in scripts/setup.sh); protocols are called
+# directly with the MS ABI, no gnu-efi helper library (CONVENTIONS.md).
+EFI_INC := /usr/include/efi
+EFI_LIB := /usr/lib
+EFI_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-ffreestanding -fpic -fshort-wchar -mno-red-zone -fno-stack-protector \
+	-fno-strict-aliasing -fno-tree-loop-distribute-patterns -fno-builtin \
+	-DGNU_EFI_USE_MS_ABI -I$(EFI_INC) -I$(EFI_INC)/x86_64
+EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
+	-T $(EFI_LIB)/elf_x86_64_efi.lds -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
+
+EFI_SRC := efi/main.c efi/efi-util.c efi/efi-volume.c efi/efi-console.c \
+	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c
+EFI_OBJ := $(EFI_SRC:%.c=$(B)/efi/%.o) $(SHARED_SRC:%.c=$(B)/efi/%.o)
+
+$(B)/efi/%.o: %.c $(SHARED_HDR) $(wildcard efi/*.h) $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EFI_CFLAGS) -c $< -o $@
+
+# Link, refuse any undefined symbol, then convert the ELF to a PE32+ EFI app.
+define efi_link
+	ld $(EFI_LDFLAGS) $(1) -lgnuefi -o $(2:.efi=.so)
+	@undef=$$(nm -u $(2:.efi=.so)); if [ -n "$$undef" ]; then \
+		echo "error: $(2:.efi=.so) has undefined symbols:"; echo "$$undef"; rm -f $(2:.efi=.so); exit 1; fi
+	objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+		-j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10 \
+		$(2:.efi=.so) $(2)
+endef
+
+$(B)/unloop.efi: $(EFI_OBJ)
+	$(call efi_link,$^,$@)
+
+$(B)/stub-loader.efi: $(B)/efi/tests/stub-loader/stub-loader.o
+	$(call efi_link,$^,$@)
+
+# ---------------------------------------------------------------- images
+include images/images.mk
+
+# ---------------------------------------------------------------- tests
+include tests/tests.mk
+
+all: $(B)/unloop.efi $(B)/unloop $(B)/stub-loader.efi $(IMAGE_TOOLS)
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all clean setup check demo bench fuzz unit

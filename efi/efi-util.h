@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shared helpers of the UEFI adapters.  EFI_STATUS stays in efi/. */
+#ifndef UL_EFI_UTIL_H
+#define UL_EFI_UTIL_H
+
+#include <efi.h>
+
+#include "../shared/log.h"
+#include "../shared/ops.h"
+#include "../shared/run.h"
+
+extern EFI_SYSTEM_TABLE *ST;
+extern EFI_BOOT_SERVICES *BS;
+extern EFI_RUNTIME_SERVICES *RT;
+
+/* EFI_STATUS <-> negative UL_E* code, at the boundary only (iPXE's EEFI/EFIRC). */
+int ul_efi_err(EFI_STATUS st);
+const char *ul_efi_status_name(EFI_STATUS st);
+
+/* ASCII (backslash path or message) to UCS-2; returns chars written, always terminated. */
+UINTN ul_ascii_to_16(const char *s, CHAR16 *out, UINTN out_chars);
+
+/* efi-volume.c: the FAT ESP through EFI_SIMPLE_FILE_SYSTEM_PROTOCOL. */
+struct ul_efi_volume {
+    EFI_FILE_PROTOCOL *root;
+};
+extern const struct ul_volume_ops ul_efi_volume_ops;
+int ul_efi_volume_open(EFI_HANDLE device, struct ul_efi_volume *vol);
+void ul_efi_volume_close(struct ul_efi_volume *vol);
+
+/* efi-console.c: clock, log sink and the menu UI on the text console. */
+extern const struct ul_clock_ops ul_efi_clock_ops;
+extern const struct ul_log_sink_ops ul_efi_console_sink;
+extern const struct ul_ui_ops ul_efi_ui_ops;
+void ul_efi_print(const char *msg);
+void ul_efi_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Wait up to seconds for a key (any key ends the wait). */
+void ul_efi_pause(UINTN seconds);
+
+/* efi-chainload.c */
+EFI_STATUS ul_efi_chainload(EFI_HANDLE self, EFI_HANDLE device, const char *path,
+                            const void *load_options, UINT32 load_options_size,
+                            struct ul_log *log);
+
+/* efi-reset.c: reboot and firmware setup (OsIndications). */
+BOOLEAN ul_efi_firmware_setup_supported(void);
+EFI_STATUS ul_efi_reboot_to_firmware(void);
+void ul_efi_reboot(void);
+
+#endif

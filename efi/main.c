@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * unloop.efi: count the boot attempt, decide, maybe show the recovery menu,
+ * then hand off to the OS loader.  Fail open: every path ends in the
+ * hand-off or, when the loader cannot be started, in returning to the
+ * firmware so that its next boot option runs.
+ */
+#include "efi-util.h"
+
+#include "../shared/run.h"
+#include "../shared/string-util.h"
+#include "../shared/ul-errno.h"
+#include "../shared/unloop-contract.h"
+
+EFI_SYSTEM_TABLE *ST;
+EFI_BOOT_SERVICES *BS;
+EFI_RUNTIME_SERVICES *RT;
+
+static EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
+
+/* Large structs live here, not on the firmware's stack. */
+static struct ul_log log;
+static struct ul_run_result res;
+
+/*
+ * Declared without EFIAPI: gnu-efi's crt0 calls efi_main with the System V
+ * ABI even when EFIAPI is ms_abi (CONVENTIONS.md, checked with 3.0.15).
+ */
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+{
+    EFI_LOADED_IMAGE *self = NULL;
+    struct ul_efi_volume vol = { 0 };
+    struct ul_env env = { 0 };
+    const char *loader = UL_DEFAULT_LOADER;
+    EFI_STATUS st;
+    int r;
+
+    ST = systab;
+    BS = systab->BootServices;
+    RT = systab->RuntimeServices;
+
+    env.clock = (struct ul_clock){ &ul_efi_clock_ops, NULL };
+    ul_log_init(&log, &ul_efi_console_sink, NULL, &env.clock, "pre-boot");
+    env.log = &log;
+
+    st = BS->HandleProtocol(image, &li_guid, (void **)&self);
+    if (EFI_ERROR(st)) {
+        /* Without our own image we cannot even find the ESP: give the boot
+         * back to the firmware at once. */
+        ul_efi_printf("unloop: error: no EFI_LOADED_IMAGE_PROTOCOL (%s); returning to firmware\n",
+                      ul_efi_status_name(st));
+        return st;
+    }
+
+    r = ul_efi_volume_open(self->DeviceHandle, &vol);
+    if (r < 0) {
+        ul_logf(&log, UL_LOG_ERROR, "cannot open the ESP unloop was started from: %s",
+                ul_strerror(r));
+    } else {
+        env.esp = (struct ul_volume){ &ul_efi_volume_ops, &vol };
+        env.have_esp = true;
+    }
+    env.ui = &ul_efi_ui_ops;
+    env.caps.firmware_setup = ul_efi_firmware_setup_supported();
+
+    ul_run(&env, &res);
+    loader = res.cfg.loader;
+
+    switch (res.action) {
+    case UL_ACTION_REBOOT:
+        ul_logf(&log, UL_LOG_NOTICE, "rebooting");
+        if (env.have_esp)
+            ul_log_flush(&log, &env.esp, res.cfg.log_size_kib * 1024u);
+        ul_efi_reboot();
+        break;
+    case UL_ACTION_FIRMWARE_SETUP:
+        ul_logf(&log, UL_LOG_NOTICE, "rebooting into firmware setup");
+        if (env.have_esp)
+            ul_log_flush(&log, &env.esp, res.cfg.log_size_kib * 1024u);
+        st = ul_efi_reboot_to_firmware();
+        ul_logf(&log, UL_LOG_ERROR, "cannot reboot into firmware setup: %s; continuing the boot",
+                ul_efi_status_name(st));
+        break;
+    default:
+        break;
+    }
+
+    if (res.cfg.handoff != UL_HANDOFF_CHAINLOAD)
+        ul_logf(&log, UL_LOG_NOTICE,
+                "handoff mode '%s' is not available in this build (issue #7); chain-loading",
+                ul_handoff_name(res.cfg.handoff));
+
+    /* The loader normally never returns: the log must be on disk first. */
+    if (env.have_esp) {
+        r = ul_log_flush(&log, &env.esp, res.cfg.log_size_kib * 1024u);
+        if (r < 0)
+            ul_efi_printf("unloop: error: cannot write %s: %s\n", UL_LOG_PATH, ul_strerror(r));
+    }
+
+    st = ul_efi_chainload(image, self->DeviceHandle, loader, self->LoadOptions,
+                          self->LoadOptionsSize, &log);
+    if (st == EFI_SUCCESS)
+        return st;
+
+    ul_logf(&log, UL_LOG_ERROR,
+            "could not hand off to %s; returning to the firmware so its next boot option runs",
+            loader);
+    if (env.have_esp)
+        ul_log_flush(&log, &env.esp, res.cfg.log_size_kib * 1024u);
+    ul_efi_pause(5);
+    if (env.have_esp)
+        ul_efi_volume_close(&vol);
+    return st;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * unloop.conf: an INI file on the ESP (UL_CONFIG_PATH).  The file is
+ * untrusted input: every problem becomes a diagnostic naming its line, the
+ * key keeps its default, and the boot goes on.
+ *
+ *   [unloop]
+ *   threshold = 3          # failed attempts before recovery starts (1..100)
+ *   menu_timeout = 10      # seconds the recovery menu counts down (0..3600)
+ *   stop_timeout = 0       # countdown on the last rung; 0 = wait for a key
+ *   default_action = ladder  # ladder|continue|quarantine|safe-mode|
+ *                            # safe-mode-network|restore|reboot
+ *   loader = \EFI\Microsoft\Boot\bootmgfw.efi
+ *   handoff = chainload    # chainload|bootnext|auto
+ *   log_level = info       # error|warning|notice|info|debug
+ *   log_size = 64          # KiB kept in \EFI\unloop\log before rotating
+ */
+#ifndef UL_CONFIG_H
+#define UL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define UL_LOADER_MAX 256
+
+enum ul_action {
+    UL_ACTION_LADDER = 0,          /* "whatever the ladder's rung says" */
+    UL_ACTION_CONTINUE,            /* hand off to the OS loader */
+    UL_ACTION_QUARANTINE,          /* issue 3 */
+    UL_ACTION_QUARANTINE_WIDE,     /* issue 3 */
+    UL_ACTION_SAFE_MODE,           /* issue 4 */
+    UL_ACTION_SAFE_MODE_NETWORK,   /* issue 4 */
+    UL_ACTION_RESTORE,             /* issue 3 */
+    UL_ACTION_SHOW_LOG,
+    UL_ACTION_REBOOT,
+    UL_ACTION_FIRMWARE_SETUP,
+    UL_ACTION__MAX,
+};
+
+enum ul_handoff {
+    UL_HANDOFF_CHAINLOAD = 0,
+    UL_HANDOFF_BOOTNEXT,
+    UL_HANDOFF_AUTO,
+};
+
+struct ul_config {
+    uint32_t threshold;
+    uint32_t menu_timeout;
+    uint32_t stop_timeout;
+    enum ul_action default_action;
+    char loader[UL_LOADER_MAX];
+    enum ul_handoff handoff;
+    enum ul_log_level log_level;
+    uint32_t log_size_kib;
+};
+
+#define UL_CONFIG_MAX_DIAGS 16
+#define UL_CONFIG_MAX_SIZE (64 * 1024)
+
+struct ul_diag {
+    uint32_t line;      /* 1-based; 0 = the file as a whole */
+    bool warning;       /* true: accepted with a remark; false: an error */
+    char msg[112];
+};
+
+struct ul_diags {
+    uint32_t n;
+    uint32_t errors;
+    uint32_t warnings;
+    uint32_t dropped;   /* diagnostics past UL_CONFIG_MAX_DIAGS */
+    struct ul_diag d[UL_CONFIG_MAX_DIAGS];
+};
+
+void ul_config_defaults(struct ul_config *cfg);
+/*
+ * Parse text (not NUL-terminated, any bytes) over the values already in
+ * *cfg.  Returns the number of errors (warnings not counted); never fails.
+ */
+uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
+                         struct ul_diags *diags);
+
+const char *ul_action_name(enum ul_action a);
+const char *ul_handoff_name(enum ul_handoff h);
+
+#endif

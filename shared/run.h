@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One pre-boot run, start to decision: read the config, count the attempt,
+ * decide, and when a loop is detected drive the menu.  The adapter then
+ * carries out the returned action (hand-off, reboot, firmware setup).
+ * Fail open: nothing here can fail the run; every problem is logged and the
+ * result falls back to UL_ACTION_CONTINUE with the default loader.
+ */
+#ifndef UL_RUN_H
+#define UL_RUN_H
+
+#include <stdbool.h>
+
+#include "boot-state.h"
+#include "config.h"
+#include "decide.h"
+#include "log.h"
+#include "menu.h"
+#include "ops.h"
+
+struct ul_ui_ops {
+    /*
+     * Draw the menu and return the chosen item in *ret_index.  Counts down
+     * menu->timeout seconds unless menu->wait; a key press stops the
+     * countdown; on expiry returns the default with *ret_timed_out set.
+     */
+    int (*menu)(void *ctx, const struct ul_menu *menu, uint32_t *ret_index, bool *ret_timed_out);
+    /* Show a page of text (the log) until a key is pressed. */
+    int (*show_text)(void *ctx, const char *title, const char *text);
+    /* A one-line message for a person at the screen (short pause). */
+    void (*notice)(void *ctx, const char *msg);
+};
+
+struct ul_env {
+    struct ul_volume esp;
+    bool have_esp;              /* false: the ESP could not be opened */
+    struct ul_clock clock;
+    struct ul_log *log;
+    const struct ul_ui_ops *ui;
+    void *ui_ctx;
+    struct ul_caps caps;
+};
+
+struct ul_run_result {
+    enum ul_action action;      /* CONTINUE, REBOOT or FIRMWARE_SETUP */
+    struct ul_config cfg;       /* what the run used (defaults where invalid) */
+    struct ul_state state;      /* after the bump */
+    struct ul_state_info state_info;
+    struct ul_decision decision;
+    bool state_saved;           /* the bump reached the ESP */
+    bool menu_shown;
+};
+
+void ul_run(struct ul_env *env, struct ul_run_result *res);
+
+/* Read and parse the config from the ESP, logging every diagnostic.
+ * Returns 0, -UL_ENOENT when there is none, or another read error. */
+int ul_config_load(const struct ul_volume *esp, struct ul_config *cfg, struct ul_diags *diags);
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* String and memory helpers for the freestanding core (no libc here). */
+#ifndef UL_STRING_UTIL_H
+#define UL_STRING_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+size_t ul_strlen(const char *s);
+size_t ul_strnlen(const char *s, size_t max);
+int ul_strcmp(const char *a, const char *b);
+int ul_strcasecmp(const char *a, const char *b);
+int ul_strncasecmp(const char *a, const char *b, size_t n);
+/* Copies at most size-1 bytes and always terminates; returns strlen(src). */
+size_t ul_strlcpy(char *dst, const char *src, size_t size);
+char ul_tolower(char c);
+bool ul_isspace(char c);
+
+void *ul_memcpy(void *dst, const void *src, size_t n);
+void *ul_memmove(void *dst, const void *src, size_t n);
+void *ul_memset(void *dst, int c, size_t n);
+int ul_memcmp(const void *a, const void *b, size_t n);
+/* memset that the compiler may not elide: for keys and passwords. */
+void ul_explicit_bzero(void *dst, size_t n);
+
+/*
+ * A small vsnprintf: %s %c %d %i %u %x %X %%, the length modifiers l, ll
+ * and z, a field width, '-' and '0' flags, and %.*s.  Always terminates
+ * (when size > 0); returns the length the full output would have had.
+ */
+size_t ul_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+size_t ul_snprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parse an unsigned decimal number that fills [s, s+len) exactly. */
+int ul_parse_u32(const char *s, size_t len, uint32_t *ret);
+
+#endif
