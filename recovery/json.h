@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A minimal streaming JSON writer for --json output. */
+#ifndef UL_JSON_H
+#define UL_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct json {
+    FILE *f;
+    int depth;
+    bool need_comma[16];
+};
+
+void json_init(struct json *j, FILE *f);
+void json_object_begin(struct json *j, const char *key); /* key NULL at top level / in arrays */
+void json_object_end(struct json *j);
+void json_array_begin(struct json *j, const char *key);
+void json_array_end(struct json *j);
+void json_str(struct json *j, const char *key, const char *val); /* val NULL -> null */
+void json_int(struct json *j, const char *key, int64_t val);
+void json_bool(struct json *j, const char *key, bool val);
+void json_null(struct json *j, const char *key);
+/* Ends the document with a newline. */
+void json_finish(struct json *j);
+
+#endif

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * unloop: the Linux command-line side of unloop (rescue systems, live USB,
+ * scripts, and the OS agent's "bless").  Exit codes (stable, see unloop(8)):
+ *   0  success
+ *   1  the operation failed (I/O error, cannot write the ESP, ...)
+ *   2  usage error (unknown command or option, missing argument)
+ *   3  config check: the file has errors (unloop.efi would use defaults for them)
+ *   4  status: the state file is corrupt (unloop.efi would count from zero)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../shared/boot-state.h"
+#include "../shared/config.h"
+#include "../shared/decide.h"
+#include "../shared/log.h"
+#include "../shared/run.h"
+#include "../shared/time-util.h"
+#include "../shared/unloop-contract.h"
+#include "json.h"
+#include "posix-volume.h"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,
+    EXIT_USAGE = 2,
+    EXIT_CONFIG_ERRORS = 3,
+    EXIT_STATE_CORRUPT = 4,
+};
+
+static const char *prog = "unloop";
+
+static const char usage_text[] =
+    "Usage: unloop [--json] COMMAND [OPTIONS]\n"
+    "\n"
+    "Boot-loop recovery for Windows PCs: the OS-side tool of unloop.efi.\n"
+    "\n"
+    "Commands:\n"
+    "  status  [--esp DIR]   show the boot-attempt state and what the next boot will do\n"
+    "  bless   [--esp DIR]   mark this boot good: reset the count, record the time (UTC)\n"
+    "  config check FILE     validate an unloop.conf\n"
+    "  help                  this text\n"
+    "\n"
+    "Options:\n"
+    "  --esp DIR     the mounted EFI system partition (default: $UNLOOP_ESP, then\n"
+    "                /boot/efi, /efi or /boot, whichever holds an EFI directory)\n"
+    "  --json        machine-readable output on stdout (keys documented in unloop(8))\n"
+    "  -h, --help    this text\n"
+    "  --version     print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage error, 3 config has errors,\n"
+    "4 state file corrupt.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'unloop --help'.\n");
+    return EXIT_USAGE;
+}
+
+/* ---- log sink: the CLI prints warnings on stderr, the rest goes to the log file ---- */
+
+static void cli_sink(void *ctx, enum ul_log_level level, const char *msg)
+{
+    bool quiet = *(bool *)ctx;
+    if (level <= UL_LOG_WARNING && !quiet)
+        fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+static const struct ul_log_sink_ops cli_sink_ops = { .write = cli_sink };
+
+/* ---- ESP ---- */
+
+static const char *find_esp(const char *given)
+{
+    static const char *const candidates[] = { "/boot/efi", "/efi", "/boot" };
+    static char buf[4096];
+    struct stat st;
+
+    if (given)
+        return given;
+    const char *env = getenv("UNLOOP_ESP");
+    if (env && *env)
+        return env;
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s/EFI", candidates[i]);
+        if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+            return candidates[i];
+    }
+    return NULL;
+}
+
+static int open_esp(const char *given, struct ul_posix_volume *pv, struct ul_volume *vol,
+                    const char **ret_dir)
+{
+    const char *dir = find_esp(given);
+    if (!dir) {
+        fprintf(stderr, "%s: no ESP found; name it with --esp DIR\n", prog);
+        return EXIT_USAGE;
+    }
+    int r = ul_posix_volume_open(pv, dir);
+    if (r < 0) {
+        fprintf(stderr, "%s: cannot use %s as the ESP: %s\n", prog, dir, strerror(-r));
+        return EXIT_FAIL;
+    }
+    *vol = (struct ul_volume){ &ul_posix_volume_ops, pv };
+    *ret_dir = dir;
+    return EXIT_OK;
+}
+
+static void fmt_utc(uint64_t secs, char *buf, size_t size)
+{
+    ul_time_format_iso((int64_t)secs, buf, size);
+}
+
+/* Firmware clock times carry their zone only when the firmware knew it:
+ * ISO form ends in Z only for UTC. */
+static void fmt_fw(int64_t secs, int16_t tz, char *buf, size_t size, bool iso)
+{
+    char t[32];
+    if (iso) {
+        ul_time_format_iso(secs, t, sizeof(t));
+        if (tz != 0)
+            t[strlen(t) - 1] = 0;
+        snprintf(buf, size, "%s", t);
+    } else {
+        ul_time_format(secs, t, sizeof(t));
+        snprintf(buf, size, "%.20s (%s)", t,
+                 tz == UL_TZ_UNSPECIFIED ? "firmware clock, zone unknown"
+                 : tz == 0               ? "UTC"
+                                         : "firmware clock");
+    }
+}
+
+/* ---- status ---- */
+
+static int cmd_status(const char *esp_arg, bool json)
+{
+    struct ul_posix_volume pv;
+    struct ul_volume esp;
+    const char *dir;
+    int rc = open_esp(esp_arg, &pv, &esp, &dir);
+    if (rc)
+        return rc;
+
+    struct ul_config cfg;
+    struct ul_diags diags;
+    int cr = ul_config_load(&esp, &cfg, &diags);
+    const char *config_state = cr == -ENOENT ? "missing" : cr < 0 ? "unreadable"
+                               : diags.errors ? "errors" : "ok";
+
+    struct ul_state st;
+    struct ul_state_info info;
+    int err;
+    ul_state_read(&esp, &st, &info, &err);
+    if (err) {
+        fprintf(stderr, "%s: cannot read %s%s: %s\n", prog, dir, "/EFI/unloop/state",
+                strerror(-err));
+        return EXIT_FAIL;
+    }
+
+    /* What the next boot will do: the decision for one more attempt. */
+    struct ul_state next = st;
+    struct ul_decision d;
+    struct ul_caps caps = { 0 };
+    next.attempts++;
+    ul_decide(&next, &cfg, &caps, &d);
+
+    char good[32] = "", first[64] = "", last[64] = "";
+    if (st.last_good)
+        fmt_utc(st.last_good, good, sizeof(good));
+    if (st.first_attempt)
+        fmt_fw(st.first_attempt, st.clock_tz, first, sizeof(first), json);
+    if (st.last_attempt)
+        fmt_fw(st.last_attempt, st.clock_tz, last, sizeof(last), json);
+
+    if (json) {
+        struct json j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_str(&j, "esp", dir);
+        json_str(&j, "state", ul_state_health_name(info.health));
+        json_int(&j, "slot", info.slot);
+        json_int(&j, "seq", st.seq);
+        json_int(&j, "attempts", st.attempts);
+        json_int(&j, "boots", st.boots);
+        json_int(&j, "threshold", cfg.threshold);
+        json_bool(&j, "loop_detected", st.attempts >= cfg.threshold);
+        json_str(&j, "last_good", st.last_good ? good : NULL);
+        json_str(&j, "fixed_by", ul_rung_name(st.fixed_by));
+        json_str(&j, "rung", ul_rung_name(st.rung));
+        json_str(&j, "first_attempt", st.first_attempt ? first : NULL);
+        json_str(&j, "last_attempt", st.last_attempt ? last : NULL);
+        if (!st.last_attempt || st.clock_tz == UL_TZ_UNSPECIFIED)
+            json_null(&j, "firmware_tz_minutes");
+        else
+            json_int(&j, "firmware_tz_minutes", st.clock_tz);
+        json_str(&j, "next_boot", d.show_menu ? "menu" : "handoff");
+        json_str(&j, "next_rung", ul_rung_name(d.rung));
+        json_str(&j, "loader", cfg.loader);
+        json_str(&j, "config", config_state);
+        json_int(&j, "config_errors", diags.errors);
+        json_object_end(&j);
+        json_finish(&j);
+    } else {
+        printf("ESP:              %s\n", dir);
+        if (info.health == UL_STATE_MISSING)
+            printf("State:            missing (unloop.efi has not run from this ESP yet)\n");
+        else
+            printf("State:            %s (slot %d, sequence %u)\n",
+                   ul_state_health_name(info.health), info.slot, st.seq);
+        printf("Attempts:         %u since the last good boot (threshold %u)%s\n", st.attempts,
+               cfg.threshold, st.attempts >= cfg.threshold ? ": BOOT LOOP" : "");
+        printf("Boots counted:    %u\n", st.boots);
+        printf("Last good boot:   %s\n", st.last_good ? good : "never recorded");
+        if (st.fixed_by)
+            printf("Fixed by:         %s\n", ul_rung_name(st.fixed_by));
+        if (st.first_attempt)
+            printf("First attempt:    %s\n", first);
+        if (st.last_attempt)
+            printf("Last attempt:     %s\n", last);
+        printf("Config:           %s%s\n", config_state,
+               diags.errors ? " (run 'unloop config check' on it)" : "");
+        if (d.show_menu)
+            printf("Next boot:        recovery menu, step %u (%s)\n", d.rung, ul_rung_name(d.rung));
+        else
+            printf("Next boot:        hand off to %s\n", cfg.loader);
+    }
+    return info.health == UL_STATE_CORRUPT ? EXIT_STATE_CORRUPT : EXIT_OK;
+}
+
+/* ---- bless ---- */
+
+static int cmd_bless(const char *esp_arg, bool json)
+{
+    struct ul_posix_volume pv;
+    struct ul_volume esp;
+    struct ul_clock clock = { &ul_posix_clock_ops, NULL };
+    static struct ul_log log;
+    bool quiet = json;
+    const char *dir;
+    int rc = open_esp(esp_arg, &pv, &esp, &dir);
+    if (rc)
+        return rc;
+
+    struct ul_config cfg;
+    struct ul_diags diags;
+    ul_config_load(&esp, &cfg, &diags);
+    ul_log_init(&log, &cli_sink_ops, &quiet, &clock, "os");
+    log.level = cfg.log_level;
+
+    struct ul_state st;
+    struct ul_state_info info;
+    int err;
+    ul_state_read(&esp, &st, &info, &err);
+    if (err) {
+        fprintf(stderr, "%s: cannot read the state on %s: %s\n", prog, dir, strerror(-err));
+        return EXIT_FAIL;
+    }
+    if (info.health == UL_STATE_CORRUPT)
+        ul_logf(&log, UL_LOG_WARNING, "state file was corrupt; writing a fresh one");
+
+    struct ul_time now = ul_clock_now(&clock);
+    uint32_t prev = st.attempts;
+    ul_state_apply_bless(&st, now.valid ? (uint64_t)now.secs : 0);
+    int r = ul_state_write(&esp, &st, &info);
+    if (r < 0) {
+        fprintf(stderr, "%s: cannot write the state on %s: %s\n", prog, dir, strerror(-r));
+        return EXIT_FAIL;
+    }
+    ul_logf(&log, UL_LOG_NOTICE, "boot blessed: %u attempt%s reset%s%s", prev,
+            prev == 1 ? "" : "s", st.fixed_by ? "; fixed by " : "",
+            st.fixed_by ? ul_rung_name(st.fixed_by) : "");
+    r = ul_log_flush(&log, &esp, cfg.log_size_kib * 1024u);
+    if (r < 0 && !json)
+        fprintf(stderr, "%s: warning: cannot append to the log: %s\n", prog, strerror(-r));
+
+    char good[32];
+    fmt_utc(st.last_good, good, sizeof(good));
+    if (json) {
+        struct json j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_str(&j, "esp", dir);
+        json_bool(&j, "blessed", true);
+        json_int(&j, "previous_attempts", prev);
+        json_int(&j, "attempts", st.attempts);
+        json_str(&j, "last_good", good);
+        json_str(&j, "fixed_by", ul_rung_name(st.fixed_by));
+        json_int(&j, "seq", st.seq);
+        json_object_end(&j);
+        json_finish(&j);
+    } else {
+        printf("Boot marked good at %s; %u failed attempt%s cleared.\n", good, prev,
+               prev == 1 ? "" : "s");
+    }
+    return EXIT_OK;
+}
+
+/* ---- config check ---- */
+
+static int cmd_config_check(const char *file, bool json)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, file, strerror(errno));
+        return EXIT_FAIL;
+    }
+    static char buf[UL_CONFIG_MAX_SIZE + 2];
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    bool read_err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (read_err) {
+        fprintf(stderr, "%s: cannot read %s\n", prog, file);
+        return EXIT_FAIL;
+    }
+
+    struct ul_config cfg;
+    struct ul_diags diags;
+    ul_config_defaults(&cfg);
+    ul_config_parse(buf, len, &cfg, &diags);
+
+    if (json) {
+        struct json j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_str(&j, "file", file);
+        json_bool(&j, "valid", diags.errors == 0);
+        json_int(&j, "errors", diags.errors);
+        json_int(&j, "warnings", diags.warnings);
+        json_array_begin(&j, "diagnostics");
+        for (uint32_t i = 0; i < diags.n; i++) {
+            json_object_begin(&j, NULL);
+            json_int(&j, "line", diags.d[i].line);
+            json_str(&j, "severity", diags.d[i].warning ? "warning" : "error");
+            json_str(&j, "message", diags.d[i].msg);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_int(&j, "diagnostics_not_shown", diags.dropped);
+        json_object_begin(&j, "effective");
+        json_int(&j, "threshold", cfg.threshold);
+        json_int(&j, "menu_timeout", cfg.menu_timeout);
+        json_int(&j, "stop_timeout", cfg.stop_timeout);
+        json_str(&j, "default_action", ul_action_name(cfg.default_action));
+        json_str(&j, "loader", cfg.loader);
+        json_str(&j, "handoff", ul_handoff_name(cfg.handoff));
+        json_str(&j, "log_level", ul_log_level_name(cfg.log_level));
+        json_int(&j, "log_size", cfg.log_size_kib);
+        json_object_end(&j);
+        json_object_end(&j);
+        json_finish(&j);
+    } else {
+        for (uint32_t i = 0; i < diags.n; i++) {
+            if (diags.d[i].line)
+                printf("%s:%u: %s: %s\n", file, diags.d[i].line,
+                       diags.d[i].warning ? "warning" : "error", diags.d[i].msg);
+            else
+                printf("%s: %s: %s\n", file, diags.d[i].warning ? "warning" : "error",
+                       diags.d[i].msg);
+        }
+        if (diags.dropped)
+            printf("%s: %u more problems not shown\n", file, diags.dropped);
+        printf("%s: %s (%u error%s, %u warning%s)\n", file,
+               diags.errors ? "has errors; unloop.efi uses the defaults for those keys" : "ok",
+               diags.errors, diags.errors == 1 ? "" : "s", diags.warnings,
+               diags.warnings == 1 ? "" : "s");
+        printf("effective: threshold=%u menu_timeout=%u stop_timeout=%u default_action=%s "
+               "loader=%s handoff=%s log_level=%s log_size=%u\n",
+               cfg.threshold, cfg.menu_timeout, cfg.stop_timeout,
+               ul_action_name(cfg.default_action), cfg.loader, ul_handoff_name(cfg.handoff),
+               ul_log_level_name(cfg.log_level), cfg.log_size_kib);
+    }
+    return diags.errors ? EXIT_CONFIG_ERRORS : EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "esp", required_argument, NULL, 'e' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { 0 },
+    };
+    const char *esp = NULL;
+    bool json = false;
+    int c;
+
+    /* Options may come before or after the command ("+" not used). */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': esp = optarg; break;
+        case 'j': json = true; break;
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        case 'V': printf("unloop %s\n", UL_VERSION); return EXIT_OK;
+        case '?':
+            if (optopt)
+                return usage_error("option '-%c' is unknown or needs an argument",
+                                   (char[]){ (char)optopt, 0 });
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        default: return EXIT_USAGE;
+        }
+    }
+    int nargs = argc - optind;
+    char **args = argv + optind;
+    if (nargs == 0) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = args[0];
+    if (strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "bless") == 0) {
+        if (nargs > 1)
+            return usage_error("unexpected argument '%s'", args[1]);
+        return cmd[0] == 's' ? cmd_status(esp, json) : cmd_bless(esp, json);
+    }
+    if (strcmp(cmd, "config") == 0) {
+        if (nargs < 2 || strcmp(args[1], "check") != 0)
+            return usage_error("%s", "usage: unloop config check FILE");
+        if (nargs != 3)
+            return usage_error("%s", "config check takes exactly one FILE ('-' for stdin)");
+        return cmd_config_check(args[2], json);
+    }
+    return usage_error("unknown command '%s'", cmd);
+}
