@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# images/images.mk - host tools that build test disk images.
+# Included by the top-level Makefile; paths are relative to the top directory.
+# Defines no all/check/demo/clean targets: the top level owns those.
+
+IMAGES_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11
+IMAGES_FDISK_CFLAGS = $(shell pkg-config --cflags fdisk)
+IMAGES_FDISK_LIBS = $(shell pkg-config --libs fdisk)
+IMAGES_NTFS_LIBS := -lntfs-3g
+
+IMAGE_TOOLS := build/images/mkgpt build/images/ntfs-populate
+
+build/images/mkgpt: images/mkgpt.c images/images.mk
+	@mkdir -p $(@D)
+	$(CC) $(IMAGES_CFLAGS) $(IMAGES_FDISK_CFLAGS) $(CPPFLAGS) -o $@ $< \
+		$(LDFLAGS) $(IMAGES_FDISK_LIBS)
+
+build/images/ntfs-populate: images/ntfs-populate.c images/images.mk
+	@mkdir -p $(@D)
+	$(CC) $(IMAGES_CFLAGS) $(CPPFLAGS) -o $@ $< $(LDFLAGS) $(IMAGES_NTFS_LIBS)
