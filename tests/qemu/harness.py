@@ -1,0 +1,233 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""QEMU/OVMF harness: boots the test machine and plays "Windows" (DESIGN §9).
+
+Each boot attempt is one QEMU run (-no-reboot). The stub loader on the ESP
+ends the VM through isa-debug-exit (status 33); the harness then decides on
+the host whether that boot "blue-screened" or reached the desktop, and in the
+latter case blesses it with the real CLI, as the OS agent would.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(TOP, "build")
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+STUB_EXIT = 33          # (0x10 << 1) | 1, see tests/stub-loader
+STUB_MARKER = "STUB-LOADER: Windows Boot Manager stand-in reached"
+CLI = os.path.join(BUILD, "unloop")
+
+ANSI = re.compile(r"\x1b\[[0-9;=?]*[A-Za-z]")
+
+
+def clean(text):
+    """Serial output without ANSI sequences and carriage-return redraws."""
+    text = ANSI.sub("", text)
+    lines = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        # a countdown redraws its line with \r: keep what was seen last
+        lines.append(line.split("\r")[-1] if "\r" in line else line)
+    return "\n".join(lines)
+
+
+class Boot:
+    """The outcome of one QEMU run."""
+
+    def __init__(self, raw, exit_code, elapsed, timed_out, marks):
+        self.raw = raw
+        self.text = clean(raw)
+        self.exit_code = exit_code
+        self.elapsed = elapsed
+        self.timed_out = timed_out
+        self.marks = marks          # {pattern: seconds after start when first seen}
+
+    @property
+    def reached_loader(self):
+        return self.exit_code == STUB_EXIT and STUB_MARKER in self.text
+
+    @property
+    def menu_shown(self):
+        return "boot loop detected" in self.text and "1. Continue boot" in self.text
+
+    def unloop_lines(self):
+        return [l.strip() for l in self.text.split("\n") if l.strip().startswith("unloop:")]
+
+
+class Machine:
+    """A private copy of a test machine image and its NVRAM."""
+
+    def __init__(self, base_image, workdir=None):
+        self.dir = workdir or tempfile.mkdtemp(prefix="unloop-vm-", dir=BUILD)
+        os.makedirs(self.dir, exist_ok=True)
+        self.disk = os.path.join(self.dir, "disk.img")
+        subprocess.run(["cp", "--sparse=always", base_image, self.disk], check=True)
+        self.layout = {}
+        with open(base_image + ".layout") as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                if k:
+                    self.layout[k] = int(v)
+        self.vars = os.path.join(self.dir, "vars.fd")
+        shutil.copy(OVMF_VARS, self.vars)
+        self.boots = []
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---- the ESP, from the host (mtools on the raw image) ----
+    def _img(self):
+        return "%s@@%d" % (self.disk, self.layout["esp_offset"])
+
+    def _mtools(self, *args, check=True):
+        env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+        return subprocess.run(list(args), env=env, check=check, capture_output=True)
+
+    def esp_read(self, path):
+        r = self._mtools("mtype", "-i", self._img(), "::" + path.replace("\\", "/"), check=False)
+        return r.stdout if r.returncode == 0 else None
+
+    def esp_write(self, path, data):
+        with tempfile.NamedTemporaryFile(dir=self.dir, delete=False) as f:
+            f.write(data)
+        try:
+            self._mtools("mcopy", "-o", "-i", self._img(), f.name, "::" + path.replace("\\", "/"))
+        finally:
+            os.unlink(f.name)
+
+    def esp_delete(self, path):
+        self._mtools("mdel", "-i", self._img(), "::" + path.replace("\\", "/"), check=False)
+
+    def esp_exists(self, path):
+        r = self._mtools("mdir", "-b", "-i", self._img(), "::" + path.replace("\\", "/"),
+                         check=False)
+        return r.returncode == 0
+
+    def cli(self, *args):
+        """Run the real CLI on a copy of \\EFI\\unloop, then copy changes back:
+        what the OS agent does on a mounted ESP."""
+        esp = tempfile.mkdtemp(dir=self.dir)
+        try:
+            os.makedirs(os.path.join(esp, "EFI"))
+            self._mtools("mcopy", "-s", "-n", "-i", self._img(), "::/EFI/unloop",
+                         os.path.join(esp, "EFI"), check=False)
+            r = subprocess.run([CLI] + list(args) + ["--esp", esp], capture_output=True,
+                               text=True)
+            udir = os.path.join(esp, "EFI", "unloop")
+            if os.path.isdir(udir):
+                self._mtools("mmd", "-i", self._img(), "::/EFI/unloop", check=False)
+                for name in os.listdir(udir):
+                    self._mtools("mcopy", "-o", "-i", self._img(), os.path.join(udir, name),
+                                 "::/EFI/unloop/" + name)
+            return r
+        finally:
+            shutil.rmtree(esp, ignore_errors=True)
+
+    def status(self):
+        import json
+        r = self.cli("status", "--json")
+        return json.loads(r.stdout)
+
+    def bless(self):
+        r = self.cli("bless")
+        if r.returncode != 0:
+            raise RuntimeError("bless failed: " + r.stderr)
+
+    # ---- one boot attempt ----
+    def boot(self, timeout=90, keys=(), stop_on=None, screendump=None, watch=()):
+        """Boot once. keys: [(pattern, bytes)] typed on the serial console when
+        pattern first appears. stop_on: (after, text): end the VM when text
+        appears after the text 'after'.
+        screendump: (pattern, png_path) to capture the screen at that point."""
+        sock = os.path.join(self.dir, "mon.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        cmd = [
+            "qemu-system-x86_64", "-machine", "q35", "-m", "256", "-no-reboot",
+            "-display", "none", "-vga", "std", "-serial", "stdio", "-net", "none",
+            "-monitor", "unix:%s,server,nowait" % sock,
+            "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+            "-drive", "if=pflash,format=raw,file=" + self.vars,
+            "-drive", "file=%s,format=raw,if=virtio" % self.disk,
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ]
+        start = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        buf = bytearray()
+        marks = {}
+        pending = list(keys)
+        shots = [screendump] if screendump else []
+        watch = list(watch) + [STUB_MARKER] + [k[0] for k in keys]
+        done = threading.Event()
+
+        def reader():
+            while True:
+                chunk = p.stdout.read1(4096)
+                if not chunk:
+                    break
+                buf.extend(chunk)
+            done.set()
+
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        timed_out = False
+        seen_len = 0
+        key_pos = 0
+        while not done.wait(0.05):
+            now = time.monotonic() - start
+            if len(buf) != seen_len:
+                seen_len = len(buf)
+                text = clean(buf.decode("latin-1"))
+                for w in watch:
+                    if w not in marks and w in text:
+                        marks[w] = now
+                # each key waits for its pattern after the previous key was sent
+                while pending and pending[0][0] in text[key_pos:]:
+                    pat, data = pending.pop(0)
+                    time.sleep(0.3)
+                    p.stdin.write(data)
+                    p.stdin.flush()
+                    key_pos = len(text)
+                while shots and shots[0][0] in text:
+                    pat, png = shots.pop(0)
+                    time.sleep(1.0)
+                    self._screendump(sock, png)
+                if stop_on and stop_on[1] in text.partition(stop_on[0])[2]:
+                    time.sleep(0.5)
+                    p.kill()
+            if now > timeout:
+                timed_out = True
+                p.kill()
+        p.wait()
+        t.join()
+        b = Boot(buf.decode("latin-1"), p.returncode, time.monotonic() - start, timed_out, marks)
+        self.boots.append(b)
+        return b
+
+    @staticmethod
+    def _screendump(sock, png):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        s.settimeout(5)
+        s.recv(4096)
+        s.sendall(("screendump %s -f png\n" % png).encode())
+        time.sleep(1.0)
+        s.close()
+
+
+def build_image(out, conf=None, direct=False):
+    cmd = [os.path.join(TOP, "images", "build-test-machine.sh"), "--out", out,
+           "--loader", os.path.join(BUILD, "unloop.efi"),
+           "--stub", os.path.join(BUILD, "stub-loader.efi")]
+    if conf:
+        cmd += ["--conf", conf]
+    if direct:
+        cmd.append("--direct")
+    subprocess.run(cmd, check=True, cwd=TOP)
+    return out
