@@ -10,12 +10,12 @@ PKGS=(
   qemu-system-x86 ovmf                           # integration tests, demo, bench
   mtools dosfstools ntfs-3g fdisk                # image builder and host-side checks
   libhivex-bin                                   # BCD oracle (later issues)
-  python3                                        # QEMU harness
+  python3                                        # QEMU harness, CLI tests
+  groff-base                                     # man page check
 )
 
 missing=()
 for p in "${PKGS[@]}"; do
-  [ "$p" = "#" ] && continue
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -167,11 +167,17 @@ class Machine:
         done = threading.Event()
 
         def reader():
+            # marks are taken here, as bytes arrive, so their times are exact
             while True:
                 chunk = p.stdout.read1(4096)
                 if not chunk:
                     break
                 buf.extend(chunk)
+                now = time.monotonic() - start
+                text = clean(buf.decode("latin-1"))
+                for w in watch:
+                    if w not in marks and w in text:
+                        marks[w] = now
             done.set()
 
         t = threading.Thread(target=reader, daemon=True)
@@ -184,9 +190,6 @@ class Machine:
             if len(buf) != seen_len:
                 seen_len = len(buf)
                 text = clean(buf.decode("latin-1"))
-                for w in watch:
-                    if w not in marks and w in text:
-                        marks[w] = now
                 # each key waits for its pattern after the previous key was sent
                 while pending and pending[0][0] in text[key_pos:]:
                     pat, data = pending.pop(0)

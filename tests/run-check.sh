@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The body of `make check`: every suite runs even when an earlier one fails;
+# the counts are summed into one closing line.
+set -u
+cd "$(dirname "$0")/.."
+B=build
+LOG=$B/check
+mkdir -p "$LOG"
+total_pass=0
+total_fail=0
+
+count() { # suite-name passed failed
+    printf '%-14s %4d passed, %d failed\n' "$1:" "$2" "$3"
+    total_pass=$((total_pass + $2))
+    total_fail=$((total_fail + $3))
+}
+
+# 1. cmocka unit tests (ASan/UBSan): sum cmocka's own summary lines.
+p=0; f=0
+for t in $B/tests/unit/test-*; do
+    [ -x "$t" ] || continue
+    out=$LOG/unit-$(basename "$t").log
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        "$t" >"$out" 2>&1
+    rc=$?
+    tp=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | grep -oE '[0-9]+' | head -1)
+    tf=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$out" | grep -oE '[0-9]+' | head -1)
+    p=$((p + ${tp:-0})); f=$((f + ${tf:-0}))
+    if [ $rc -ne 0 ] && [ "${tf:-0}" -eq 0 ]; then f=$((f + 1)); fi
+    if [ $rc -ne 0 ]; then echo "unit: $(basename "$t") failed:"; tail -30 "$out"; fi
+done
+count unit $p $f
+
+# 2. the CLI as a user runs it
+out=$LOG/cli.log
+bash tests/cli/test-cli.sh >"$out" 2>&1
+line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+cp=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); cf=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+[ -n "$line" ] || { cp=0; cf=1; }
+[ "${cf:-1}" -eq 0 ] || grep -E '^(FAIL|not ok)' -A5 "$out"
+count cli "${cp:-0}" "${cf:-1}"
+
+# 3. fuzz smoke: each target runs a bounded time on its corpus
+p=0; f=0
+if make --no-print-directory fuzz-smoke >"$LOG/fuzz.log" 2>&1; then
+    p=$(grep -c '^fuzz-smoke: ok' "$LOG/fuzz.log")
+else
+    f=1; tail -40 "$LOG/fuzz.log"
+fi
+count fuzz-smoke $p $f
+
+# 4. the test machine image, checked with independent tools
+img=$B/check/machine.img
+out=$LOG/image.log
+if images/build-test-machine.sh --out "$img" --loader $B/unloop.efi --stub $B/stub-loader.efi \
+        >"$out" 2>&1 && bash tests/images/check-test-machine.sh "$img" >>"$out" 2>&1; then :; fi
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+ip=$(echo "$line" | grep -oE '^[0-9]+'); if_=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+[ -n "$line" ] || { ip=0; if_=1; tail -20 "$out"; }
+[ "${if_:-1}" -eq 0 ] || grep -E '^not ok' "$out"
+count image "${ip:-0}" "${if_:-1}"
+
+# 5. QEMU/OVMF integration
+out=$LOG/qemu.log
+python3 tests/qemu/test_boot.py 2>&1 | tee "$out" | grep -E '^(PASS|FAIL)'
+line=$(grep -E '^qemu: [0-9]+ passed' "$out" | tail -1)
+qp=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); qf=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+[ -n "$line" ] || { qp=0; qf=1; tail -40 "$out"; }
+[ "${qf:-1}" -eq 0 ] || grep -A40 '^FAIL' "$out"
+count qemu "${qp:-0}" "${qf:-1}"
+
+echo "logs: $LOG/"
+echo "check: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

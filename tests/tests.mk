@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Test, demo and benchmark targets; included by the top Makefile.
+
+include tests/unit/unit.mk
+include tests/fuzz/fuzz.mk
+
+QEMU_DEPS := $(B)/unloop.efi $(B)/unloop $(B)/stub-loader.efi $(IMAGE_TOOLS)
+
+# All tests: units, CLI, fuzz smoke, image check, QEMU integration. Prints a
+# closing "check: N passed, N failed" line; fails if anything failed.
+check: $(SETUP_STAMP)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_TARGETS)
+	@bash tests/run-check.sh
+
+demo: $(SETUP_STAMP)
+	@$(MAKE) --no-print-directory $(QEMU_DEPS)
+	@python3 tests/qemu/demo.py
+
+# Copy the demo's screenshot of the recovery menu into the docs.
+docs-screenshot: demo
+	cp $(B)/demo/recovery-menu.png docs/recovery-menu.png
+
+bench: $(SETUP_STAMP)
+	@$(MAKE) --no-print-directory $(QEMU_DEPS)
+	@python3 tests/qemu/bench.py
+
+qemu-test: $(SETUP_STAMP)
+	@$(MAKE) --no-print-directory $(QEMU_DEPS)
+	@python3 tests/qemu/test_boot.py
+
+.PHONY: check demo docs-screenshot bench qemu-test
