@@ -203,6 +203,7 @@ static int cmd_status(const char *esp_arg, bool json)
             json_int(&j, "firmware_tz_minutes", st.clock_tz);
         json_str(&j, "next_boot", d.show_menu ? "menu" : "handoff");
         json_str(&j, "next_rung", ul_rung_name(d.rung));
+        json_str(&j, "next_action", ul_action_name(d.action));
         json_str(&j, "loader", cfg.loader);
         json_str(&j, "config", config_state);
         json_int(&j, "config_errors", diags.errors);
@@ -228,7 +229,9 @@ static int cmd_status(const char *esp_arg, bool json)
         printf("Config:           %s%s\n", config_state,
                diags.errors ? " (run 'unloop config check' on it)" : "");
         if (d.show_menu)
-            printf("Next boot:        recovery menu, step %u (%s)\n", d.rung, ul_rung_name(d.rung));
+            printf("Next boot:        recovery menu, step %u (%s); default: %s%s\n", d.rung,
+                   ul_rung_name(d.rung), ul_action_name(d.action),
+                   d.wait ? " (waits for a key)" : "");
         else
             printf("Next boot:        hand off to %s\n", cfg.loader);
     }
