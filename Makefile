@@ -29,7 +29,7 @@ HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototy
 	-Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE
 HOST_SHARED_OBJ := $(SHARED_SRC:%.c=$(B)/host/%.o)
 
-$(B)/host/%.o: %.c $(SHARED_HDR) $(SETUP_STAMP)
+$(B)/host/%.o: %.c $(SHARED_HDR) | $(SETUP_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -c $< -o $@
 
@@ -56,7 +56,7 @@ EFI_SRC := efi/main.c efi/efi-util.c efi/efi-volume.c efi/efi-console.c \
 	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c
 EFI_OBJ := $(EFI_SRC:%.c=$(B)/efi/%.o) $(SHARED_SRC:%.c=$(B)/efi/%.o)
 
-$(B)/efi/%.o: %.c $(SHARED_HDR) $(wildcard efi/*.h) $(SETUP_STAMP)
+$(B)/efi/%.o: %.c $(SHARED_HDR) $(wildcard efi/*.h) | $(SETUP_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(EFI_CFLAGS) -c $< -o $@
 

@@ -28,7 +28,8 @@ void ul_menu_build(struct ul_menu *m, const struct ul_state *st, const struct ul
     ul_memset(m, 0, sizeof(*m));
     ul_snprintf(m->title, sizeof(m->title), "unloop %s - boot loop detected", UL_VERSION);
     ul_snprintf(m->lines[m->n_lines++], UL_MENU_LINE_LEN,
-                "%u boot attempts in a row did not reach Windows' desktop.", st->attempts);
+                "%u boot attempt%s in a row did not reach Windows' desktop.", st->attempts,
+                st->attempts == 1 ? "" : "s");
     if (st->last_good) {
         ul_time_format((int64_t)st->last_good, when, sizeof(when));
         ul_snprintf(m->lines[m->n_lines++], UL_MENU_LINE_LEN, "Last good boot: %s UTC", when);
@@ -38,7 +39,10 @@ void ul_menu_build(struct ul_menu *m, const struct ul_state *st, const struct ul
     ul_snprintf(m->lines[m->n_lines++], UL_MENU_LINE_LEN, "Recovery step: %u of 5 (%s)",
                 d->rung, ul_rung_name(d->rung));
 
-    bool wide = d->rung == UL_RUNG_QUARANTINE_WIDE;
+    /* The quarantine item the default needs (default_action may name either),
+     * else the rung's: the default must be an item of the menu. */
+    bool wide = d->action == UL_ACTION_QUARANTINE_WIDE ||
+                (d->rung == UL_RUNG_QUARANTINE_WIDE && d->action != UL_ACTION_QUARANTINE);
     add(m, UL_ACTION_CONTINUE, "Continue boot (start Windows)", caps);
     add(m, wide ? UL_ACTION_QUARANTINE_WIDE : UL_ACTION_QUARANTINE,
         wide ? "Quarantine driver content changed since the last good boot"

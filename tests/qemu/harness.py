@@ -201,7 +201,8 @@ class Machine:
                     pat, png = shots.pop(0)
                     time.sleep(1.0)
                     self._screendump(sock, png)
-                if stop_on and stop_on[1] in text.partition(stop_on[0])[2]:
+                if stop_on and stop_on[1] in (text.partition(stop_on[0])[2] if stop_on[0]
+                                              else text):
                     time.sleep(0.5)
                     p.kill()
             if now > timeout:

@@ -91,6 +91,22 @@ def test_menu_keys_unavailable_item_then_show_log_then_continue(m):
     check(b.reached_loader, "OS loader not reached after 'Continue boot'", b)
 
 
+def test_menu_reboot_and_firmware_setup(m):
+    """'7' reboots (QEMU exits, no hand-off); '8' sets OsIndications and the next
+    boot opens the firmware's setup instead of booting."""
+    m.esp_write("\\EFI\\unloop\\unloop.conf", TEST_CONF.replace(b"threshold = 3", b"threshold = 1"))
+    b = m.boot(keys=[("any key stops the countdown", b"7")])
+    check("unloop: rebooting" in b.text and not b.reached_loader and b.exit_code == 0,
+          "'7' did not reboot (exit %r)" % b.exit_code, b)
+    b = m.boot(keys=[("any key stops the countdown", b"8")])
+    check("rebooting into firmware setup" in b.text and not b.reached_loader,
+          "'8' did not reboot into setup", b)
+    b = m.boot(stop_on=("", "Device Manager"), timeout=60)
+    check("Device Manager" in b.text and not b.reached_loader,
+          "the boot after '8' did not open the firmware setup", b)
+    check("unloop:" not in b.text, "unloop ran although setup was requested", b)
+
+
 def test_fail_open_missing_config(m):
     """(c) No unloop.conf: defaults, still boots."""
     m.esp_delete("\\EFI\\unloop\\unloop.conf")
