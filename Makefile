@@ -78,6 +78,7 @@ $(B)/stub-loader.efi: $(B)/efi/tests/stub-loader/stub-loader.o
 
 # ---------------------------------------------------------------- images
 include images/images.mk
+$(IMAGE_TOOLS): | $(SETUP_STAMP)
 
 # ---------------------------------------------------------------- tests
 include tests/tests.mk

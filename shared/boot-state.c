@@ -151,9 +151,11 @@ int ul_state_write(const struct ul_volume *esp, struct ul_state *st,
     if (info->health == UL_STATE_MISSING || info->file_size < UL_STATE_FILE_SIZE) {
         /* New (or truncated) file: lay out the whole file in one write.  If
          * power fails half way, the old file had no usable record anyway,
-         * unless a short file held a valid slot 0: then keep it and append. */
-        if (info->health != UL_STATE_MISSING && info->slot == 0) {
-            target = 1;
+         * unless a short file held a valid slot: then keep it and write the
+         * other one alone (a whole-file write spans both slots, and a disk
+         * may put its sectors down in any order). */
+        if (info->health != UL_STATE_MISSING && info->slot >= 0) {
+            target = 1 - info->slot;
         } else {
             static uint8_t whole[UL_STATE_FILE_SIZE];
             ul_memset(whole, 0, sizeof(whole));
@@ -182,7 +184,7 @@ int ul_state_write(const struct ul_volume *esp, struct ul_state *st,
     info->slot_valid[target] = true;
     info->slot = target;
     info->health = info->slot_valid[1 - target] ? UL_STATE_OK : UL_STATE_DEGRADED;
-    if (info->file_size < UL_STATE_FILE_SIZE)
+    if (info->file_size < (uint64_t)target * UL_STATE_SLOT_STRIDE + sizeof(slot))
         info->file_size = (uint64_t)target * UL_STATE_SLOT_STRIDE + sizeof(slot);
     return 0;
 }

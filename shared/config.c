@@ -75,7 +75,7 @@ static void quote(char *out, size_t size, const char *s, size_t len)
     size_t n = 0;
     for (size_t i = 0; i < len && n + 4 < size; i++)
         out[n++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-    if (len > 0 && n + 4 >= size && n >= 3) {
+    if (n < len && n >= 3) { /* cut short: say so */
         out[n - 3] = out[n - 2] = out[n - 1] = '.';
     }
     out[n] = 0;

@@ -49,7 +49,9 @@ void ul_vlogf(struct ul_log *log, enum ul_log_level level, const char *fmt, va_l
                            ul_log_level_name(level), msg);
     if (n >= sizeof(line))
         n = sizeof(line) - 1;
-    if (log->len + n > sizeof(log->buf)) {
+    /* The last 64 bytes are kept for ul_log_flush()'s note about lost lines:
+     * without them the note itself would not fit when it matters. */
+    if (log->len + n > sizeof(log->buf) - 64) {
         log->lost++;
         return;
     }
