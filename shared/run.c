@@ -69,7 +69,7 @@ static void log_state_health(struct ul_env *env, const struct ul_state_info *inf
 }
 
 /* Returns the action chosen by a person or the countdown. */
-static enum ul_action drive_menu(struct ul_env *env, struct ul_menu *menu)
+static enum ul_action drive_menu(struct ul_env *env, struct ul_menu *menu, uint32_t log_max)
 {
     static char text[4096];
 
@@ -103,7 +103,7 @@ static enum ul_action drive_menu(struct ul_env *env, struct ul_menu *menu)
             size_t len = 0;
             /* Flush first so this run's lines are part of what is shown. */
             if (env->have_esp)
-                ul_log_flush(env->log, &env->esp, 1024u * 64);
+                ul_log_flush(env->log, &env->esp, log_max);
             if (!env->have_esp || ul_log_read_tail(&env->esp, text, sizeof(text), &len) < 0)
                 ul_strlcpy(text, "(the log file cannot be read)", sizeof(text));
             if (env->ui->show_text)
@@ -133,13 +133,21 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
         return;
     }
 
-    /* Count this attempt before doing anything else (DESIGN §2). */
+    /* Count this attempt before doing anything else (DESIGN §2).  After a
+     * read error nothing is written: the file may hold a good record that a
+     * write laid out from scratch would destroy. */
     ul_state_apply_bump(&res->state, now);
-    r = ul_state_write(&env->esp, &res->state, &res->state_info);
-    if (r < 0)
-        ul_log_err(env->log, r, "cannot write %s: this attempt is not counted", UL_STATE_PATH);
-    else
-        res->state_saved = true;
+    if (err) {
+        ul_logf(env->log, UL_LOG_WARNING, "state not written after a read error: this attempt "
+                "is not counted");
+    } else {
+        r = ul_state_write(&env->esp, &res->state, &res->state_info);
+        if (r < 0)
+            ul_log_err(env->log, r, "cannot write %s: this attempt is not counted",
+                       UL_STATE_PATH);
+        else
+            res->state_saved = true;
+    }
 
     ul_decide(&res->state, &res->cfg, &env->caps, &res->decision);
     const struct ul_decision *d = &res->decision;
@@ -165,6 +173,6 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
     struct ul_menu menu;
     ul_menu_build(&menu, &res->state, d, &env->caps);
     res->menu_shown = true;
-    res->action = drive_menu(env, &menu);
+    res->action = drive_menu(env, &menu, res->cfg.log_size_kib * 1024u);
     ul_logf(env->log, UL_LOG_NOTICE, "action: %s", ul_action_name(res->action));
 }

@@ -282,7 +282,7 @@ size_t ul_snprintf(char *buf, size_t size, const char *fmt, ...)
 const char *ul_strerror(int err)
 {
     if (err < 0)
-        err = -err;
+        err = err == INT32_MIN ? 0x7fffffff : -err;
     switch (err) {
     case 0: return "success";
     case UL_EPERM: return "EPERM";

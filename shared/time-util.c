@@ -2,11 +2,17 @@
 #include "time-util.h"
 #include "string-util.h"
 
+#include <stdbool.h>
+
 /* Days from civil, after H. Hinnant's public-domain date algorithms. */
 int64_t ul_time_from_fields(int year, int month, int day, int hour, int min, int sec)
 {
     if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 ||
         hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 60)
+        return -1;
+    static const uint8_t mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[month - 1] || (month == 2 && day == 29 && !leap))
         return -1;
     int64_t y = year - (month <= 2);
     int64_t era = y / 400;

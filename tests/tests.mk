@@ -2,7 +2,7 @@
 # Test, demo and benchmark targets; included by the top Makefile.
 
 include tests/unit/unit.mk
--include tests/fuzz/fuzz.mk
+include tests/fuzz/fuzz.mk
 
 QEMU_DEPS := $(B)/unloop.efi $(B)/unloop $(B)/stub-loader.efi $(IMAGE_TOOLS)
 

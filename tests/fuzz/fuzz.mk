@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# libFuzzer targets, one per parser of untrusted input (systemd's fuzz-*).
+# Included by the top Makefile.
+#   make fuzz-smoke          each target for a bounded run on a copy of its seeds
+#   make fuzz                each target for FUZZ_SECONDS (default 120) seconds
+# Corpora under tests/fuzz/corpus/ are only read; runs work on copies in
+# build/fuzz/, and crash/leak/timeout files land in build/fuzz/artifacts/.
+
+FUZZ_CC ?= clang
+# UBSan findings must stop the run, or libFuzzer would only print them.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -Ishared -Itests/unit
+FUZZ_SECONDS ?= 120
+FUZZ_SMOKE_RUNS ?= 200000
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_DIR := build/fuzz
+
+FUZZ_NAMES := config boot-state
+FUZZ_TARGETS := $(FUZZ_DIR)/fuzz-config $(FUZZ_DIR)/fuzz-boot-state
+
+fuzz_src_config := tests/fuzz/fuzz-config.c shared/config.c shared/string-util.c
+# boot-state also writes through the fake ESP: parse, bump, write, read back.
+fuzz_src_boot-state := tests/fuzz/fuzz-boot-state.c shared/boot-state.c shared/crc32.c \
+	shared/string-util.c tests/unit/fake-volume.c
+# Inputs a little longer than the largest the parser reads whole.
+fuzz_max_len_config := 8192
+fuzz_max_len_boot-state := 8300
+
+FUZZ_HDR := $(wildcard shared/*.h) tests/unit/fake-volume.h
+
+define fuzz_rule
+$(FUZZ_DIR)/fuzz-$(1): $(fuzz_src_$(1)) $(FUZZ_HDR) | $(SETUP_STAMP)
+	@mkdir -p $$(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ $(fuzz_src_$(1))
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(f))))
+
+# Seed generator for the state corpus (a host program, no fuzzer runtime).
+$(FUZZ_DIR)/gen-boot-state-seeds: tests/fuzz/gen-boot-state-seeds.c shared/boot-state.c \
+		shared/crc32.c shared/string-util.c $(FUZZ_HDR) | $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -Ishared -o $@ $(filter %.c,$^)
+
+# $(1): name, $(2): corpus directory in build/, $(3): libFuzzer options,
+# $(4): the target, for the closing "<target>: ok <name>" line that
+# tests/run-check.sh counts (make stops before it if the fuzzer fails).
+define fuzz_run
+	mkdir -p $(2) $(FUZZ_DIR)/artifacts/$(1)
+	cp -n tests/fuzz/corpus/$(1)/* $(2)/ 2>/dev/null || true
+	$(FUZZ_DIR)/fuzz-$(1) -max_len=$(fuzz_max_len_$(1)) \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)/ $(3) $(2)
+	@echo "$(strip $(4)): ok $(1)"
+
+endef
+
+# A fresh copy of the seeds each time, so the smoke run is repeatable.
+fuzz-smoke: $(FUZZ_TARGETS) $(FUZZ_DIR)/gen-boot-state-seeds
+	rm -rf $(FUZZ_DIR)/smoke
+	mkdir -p $(FUZZ_DIR)/smoke/boot-state
+	$(FUZZ_DIR)/gen-boot-state-seeds $(FUZZ_DIR)/smoke/boot-state
+	$(foreach f,$(FUZZ_NAMES),$(call fuzz_run,$(f),$(FUZZ_DIR)/smoke/$(f),\
+		-runs=$(FUZZ_SMOKE_RUNS) -max_total_time=$(FUZZ_SMOKE_SECONDS) -print_final_stats=1,\
+		fuzz-smoke))
+
+# A corpus that grows across runs in build/fuzz/corpus/.
+fuzz: $(FUZZ_TARGETS)
+	$(foreach f,$(FUZZ_NAMES),$(call fuzz_run,$(f),$(FUZZ_DIR)/corpus/$(f),\
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1,fuzz))
+
+.PHONY: fuzz fuzz-smoke

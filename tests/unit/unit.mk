@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Unit tests for the freestanding core (shared/), one cmocka executable per
+# module, built with ASan/UBSan.  Included by the top Makefile; run with
+# `make unit`.  Each test declares the shared sources it needs, so a test
+# that links proves its module's dependencies (shim include/test.mk).
+#
+# Objects go to build/tests/obj/ so they never mix with the -O2 host build
+# (build/host/) or the EFI build (build/efi/).
+
+UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -Ishared -Itests/unit
+UNIT_LDLIBS := -lcmocka
+UNIT_OBJ_DIR := build/tests/obj
+UNIT_BIN_DIR := build/tests/unit
+
+UNIT_NAMES := fake-volume string-util time-util crc32 boot-state config decide menu log run
+UNIT_TESTS := $(addprefix $(UNIT_BIN_DIR)/test-,$(UNIT_NAMES))
+
+# Shared sources per test (besides tests/unit/test-NAME.c and fake-volume.c).
+unit_shared_fake-volume :=
+unit_shared_string-util := string-util.c
+unit_shared_time-util   := time-util.c string-util.c
+unit_shared_crc32       := crc32.c
+unit_shared_boot-state  := boot-state.c crc32.c string-util.c
+unit_shared_config      := config.c string-util.c
+unit_shared_decide      := decide.c boot-state.c crc32.c config.c string-util.c
+unit_shared_menu        := menu.c decide.c boot-state.c crc32.c config.c time-util.c string-util.c
+unit_shared_log         := log.c time-util.c string-util.c
+unit_shared_run         := run.c menu.c decide.c boot-state.c crc32.c config.c log.c \
+	time-util.c string-util.c
+
+unit_objs = $(UNIT_OBJ_DIR)/tests/unit/test-$(1).o $(UNIT_OBJ_DIR)/tests/unit/fake-volume.o \
+	$(addprefix $(UNIT_OBJ_DIR)/shared/,$(unit_shared_$(1):.c=.o))
+
+UNIT_HDR := $(wildcard shared/*.h) tests/unit/fake-volume.h
+
+# The top Makefile's package check, when there is one.
+$(UNIT_OBJ_DIR)/%.o: %.c $(UNIT_HDR) | $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -c $< -o $@
+
+define unit_test_rule
+$(UNIT_BIN_DIR)/test-$(1): $(call unit_objs,$(1))
+	@mkdir -p $$(@D)
+	$$(CC) $(UNIT_CFLAGS) -o $$@ $$^ $(UNIT_LDLIBS)
+endef
+$(foreach t,$(UNIT_NAMES),$(eval $(call unit_test_rule,$(t))))
+
+# Run every test even when one fails, then fail if any did.  The sanitizer
+# options make a leak or undefined behaviour a failure, not a remark.
+unit: $(UNIT_TESTS)
+	@failed=""; \
+	for t in $(UNIT_TESTS); do \
+		echo "== $$t"; \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$$t || failed="$$failed $${t##*/}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "unit: FAILED:$$failed"; exit 1; fi; \
+	echo "unit: all $(words $(UNIT_TESTS)) test programs passed"
+
+.PHONY: unit
