@@ -138,32 +138,50 @@ static void fmt_fw(int64_t secs, int16_t tz, char *buf, size_t size, bool iso)
     }
 }
 
+/* What status and bless both read from the ESP. */
+struct esp_ctx {
+    struct ul_posix_volume pv;
+    struct ul_volume esp;
+    const char *dir;
+    struct ul_config cfg;
+    struct ul_diags diags;
+    int config_err;             /* 0, -ENOENT, or another read error */
+    struct ul_state st;
+    struct ul_state_info info;
+};
+
+static int load_esp(const char *esp_arg, struct esp_ctx *c)
+{
+    int err, rc = open_esp(esp_arg, &c->pv, &c->esp, &c->dir);
+    if (rc)
+        return rc;
+    c->config_err = ul_config_load(&c->esp, &c->cfg, &c->diags);
+    ul_state_read(&c->esp, &c->st, &c->info, &err);
+    if (err) {
+        fprintf(stderr, "%s: cannot read %s/EFI/unloop/state: %s\n", prog, c->dir,
+                strerror(-err));
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
 /* ---- status ---- */
 
 static int cmd_status(const char *esp_arg, bool json)
 {
-    struct ul_posix_volume pv;
-    struct ul_volume esp;
-    const char *dir;
-    int rc = open_esp(esp_arg, &pv, &esp, &dir);
+    static struct esp_ctx c;
+    int rc = load_esp(esp_arg, &c);
     if (rc)
         return rc;
-
-    struct ul_config cfg;
-    struct ul_diags diags;
-    int cr = ul_config_load(&esp, &cfg, &diags);
-    const char *config_state = cr == -ENOENT ? "missing" : cr < 0 ? "unreadable"
-                               : diags.errors ? "errors" : "ok";
-
-    struct ul_state st;
-    struct ul_state_info info;
-    int err;
-    ul_state_read(&esp, &st, &info, &err);
-    if (err) {
-        fprintf(stderr, "%s: cannot read %s%s: %s\n", prog, dir, "/EFI/unloop/state",
-                strerror(-err));
-        return EXIT_FAIL;
-    }
+    const char *dir = c.dir;
+    const struct ul_config cfg = c.cfg;
+    const struct ul_diags *diags = &c.diags;
+    const struct ul_state st = c.st;
+    const struct ul_state_info info = c.info;
+    const char *config_state = c.config_err == -ENOENT ? "missing"
+                               : c.config_err < 0      ? "unreadable"
+                               : diags->errors         ? "errors"
+                                                       : "ok";
 
     /* What the next boot will do: the decision for one more attempt. */
     struct ul_state next = st;
@@ -206,7 +224,7 @@ static int cmd_status(const char *esp_arg, bool json)
         json_str(&j, "next_action", ul_action_name(d.action));
         json_str(&j, "loader", cfg.loader);
         json_str(&j, "config", config_state);
-        json_int(&j, "config_errors", diags.errors);
+        json_int(&j, "config_errors", diags->errors);
         json_object_end(&j);
         json_finish(&j);
     } else {
@@ -227,7 +245,7 @@ static int cmd_status(const char *esp_arg, bool json)
         if (st.last_attempt)
             printf("Last attempt:     %s\n", last);
         printf("Config:           %s%s\n", config_state,
-               diags.errors ? " (run 'unloop config check' on it)" : "");
+               diags->errors ? " (run 'unloop config check' on it)" : "");
         if (d.show_menu)
             printf("Next boot:        recovery menu, step %u (%s); default: %s%s\n", d.rung,
                    ul_rung_name(d.rung), ul_action_name(d.action),
@@ -242,37 +260,26 @@ static int cmd_status(const char *esp_arg, bool json)
 
 static int cmd_bless(const char *esp_arg, bool json)
 {
-    struct ul_posix_volume pv;
-    struct ul_volume esp;
+    static struct esp_ctx c;
     struct ul_clock clock = { &ul_posix_clock_ops, NULL };
     static struct ul_log log;
     bool quiet = json;
-    const char *dir;
-    int rc = open_esp(esp_arg, &pv, &esp, &dir);
+    int rc = load_esp(esp_arg, &c);
     if (rc)
         return rc;
-
-    struct ul_config cfg;
-    struct ul_diags diags;
-    ul_config_load(&esp, &cfg, &diags);
+    const char *dir = c.dir;
+    struct ul_state st = c.st;
+    struct ul_state_info info = c.info;
     ul_log_init(&log, &cli_sink_ops, &quiet, &clock, "os");
-    log.level = cfg.log_level;
+    log.level = c.cfg.log_level;
 
-    struct ul_state st;
-    struct ul_state_info info;
-    int err;
-    ul_state_read(&esp, &st, &info, &err);
-    if (err) {
-        fprintf(stderr, "%s: cannot read the state on %s: %s\n", prog, dir, strerror(-err));
-        return EXIT_FAIL;
-    }
     if (info.health == UL_STATE_CORRUPT)
         ul_logf(&log, UL_LOG_WARNING, "state file was corrupt; writing a fresh one");
 
     struct ul_time now = ul_clock_now(&clock);
     uint32_t prev = st.attempts;
     ul_state_apply_bless(&st, now.valid ? (uint64_t)now.secs : 0);
-    int r = ul_state_write(&esp, &st, &info);
+    int r = ul_state_write(&c.esp, &st, &info);
     if (r < 0) {
         fprintf(stderr, "%s: cannot write the state on %s: %s\n", prog, dir, strerror(-r));
         return EXIT_FAIL;
@@ -280,7 +287,7 @@ static int cmd_bless(const char *esp_arg, bool json)
     ul_logf(&log, UL_LOG_NOTICE, "boot blessed: %u attempt%s reset%s%s", prev,
             prev == 1 ? "" : "s", st.fixed_by ? "; fixed by " : "",
             st.fixed_by ? ul_rung_name(st.fixed_by) : "");
-    r = ul_log_flush(&log, &esp, cfg.log_size_kib * 1024u);
+    r = ul_log_flush(&log, &c.esp, c.cfg.log_size_kib * 1024u);
     if (r < 0 && !json)
         fprintf(stderr, "%s: warning: cannot append to the log: %s\n", prog, strerror(-r));
 
@@ -300,8 +307,8 @@ static int cmd_bless(const char *esp_arg, bool json)
         json_object_end(&j);
         json_finish(&j);
     } else {
-        printf("Boot marked good at %s; %u failed attempt%s cleared.\n", good, prev,
-               prev == 1 ? "" : "s");
+        /* The count includes this boot, which is the good one. */
+        printf("Boot marked good at %s; attempt count %u reset to 0.\n", good, prev);
     }
     return EXIT_OK;
 }
