@@ -20,7 +20,7 @@ setup:
 	@mkdir -p $(B) && touch $(SETUP_STAMP)
 
 SHARED_SRC := $(addprefix shared/,string-util.c time-util.c crc32.c boot-state.c config.c \
-	log.c decide.c menu.c run.c)
+	log.c decide.c menu.c run.c regf.c regf-log.c bcd.c bcd-store.c)
 SHARED_HDR := $(wildcard shared/*.h)
 
 # ---------------------------------------------------------------- host builds
@@ -33,7 +33,7 @@ $(B)/host/%.o: %.c $(SHARED_HDR) | $(SETUP_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -c $< -o $@
 
-CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c
+CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-cmd.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
 $(CLI_OBJ): $(wildcard recovery/*.h)
 

@@ -1,7 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "efi-util.h"
 
+#include "../shared/string-util.h"
 #include "../shared/ul-errno.h"
+
+static void *mem_alloc(void *ctx, size_t size)
+{
+    void *p = NULL;
+    (void)ctx;
+    if (EFI_ERROR(BS->AllocatePool(EfiLoaderData, size, &p)))
+        return NULL;
+    ul_memset(p, 0, size);
+    return p;
+}
+
+static void mem_free(void *ctx, void *p)
+{
+    (void)ctx;
+    if (p)
+        BS->FreePool(p);
+}
+
+const struct ul_mem_ops ul_efi_mem_ops = { .alloc = mem_alloc, .free = mem_free };
 
 int ul_efi_err(EFI_STATUS st)
 {

@@ -17,6 +17,9 @@ extern EFI_RUNTIME_SERVICES *RT;
 int ul_efi_err(EFI_STATUS st);
 const char *ul_efi_status_name(EFI_STATUS st);
 
+/* Pool memory for the core (the BCD store). */
+extern const struct ul_mem_ops ul_efi_mem_ops;
+
 /* ASCII (backslash path or message) to UCS-2; returns chars written, always terminated. */
 UINTN ul_ascii_to_16(const char *s, CHAR16 *out, UINTN out_chars);
 

@@ -7,6 +7,7 @@
  *   2  usage error (unknown command or option, missing argument)
  *   3  config check: the file has errors (unloop.efi would use defaults for them)
  *   4  status: the state file is corrupt (unloop.efi would count from zero)
+ *   5  safe-mode, bcd: the BCD store is not a valid hive, or is dirty
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,20 +21,14 @@
 #include "../shared/decide.h"
 #include "../shared/log.h"
 #include "../shared/run.h"
+#include "../shared/bcd-store.h"
 #include "../shared/time-util.h"
 #include "../shared/unloop-contract.h"
+#include "cli.h"
 #include "json.h"
 #include "posix-volume.h"
 
-enum {
-    EXIT_OK = 0,
-    EXIT_FAIL = 1,
-    EXIT_USAGE = 2,
-    EXIT_CONFIG_ERRORS = 3,
-    EXIT_STATE_CORRUPT = 4,
-};
-
-static const char *prog = "unloop";
+const char *prog = "unloop";
 
 static const char usage_text[] =
     "Usage: unloop [--json] COMMAND [OPTIONS]\n"
@@ -44,19 +39,25 @@ static const char usage_text[] =
     "  status  [--esp DIR]   show the boot-attempt state and what the next boot will do\n"
     "  bless   [--esp DIR]   mark this boot good: reset the count, record the time (UTC)\n"
     "  config check FILE     validate an unloop.conf\n"
+    "  safe-mode status|on|off [--network] (--esp DIR | --bcd FILE)\n"
+    "                        Safe Mode of the default Windows loader in the BCD store\n"
+    "  bcd list (--esp DIR | --bcd FILE)\n"
+    "                        the objects of a BCD store\n"
     "  help                  this text\n"
     "\n"
     "Options:\n"
     "  --esp DIR     the mounted EFI system partition (default: $UNLOOP_ESP, then\n"
     "                /boot/efi, /efi or /boot, whichever holds an EFI directory)\n"
+    "  --bcd FILE    a BCD store file instead of the ESP's \\EFI\\Microsoft\\Boot\\BCD\n"
+    "  --network     with 'safe-mode on': Safe Mode with networking\n"
     "  --json        machine-readable output on stdout (keys documented in unloop(8))\n"
     "  -h, --help    this text\n"
     "  --version     print the version\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 config has errors,\n"
-    "4 state file corrupt.\n";
+    "4 state file corrupt, 5 BCD store invalid or dirty.\n";
 
-static int usage_error(const char *fmt, const char *arg)
+int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "%s: ", prog);
     fprintf(stderr, fmt, arg);
@@ -77,7 +78,7 @@ static const struct ul_log_sink_ops cli_sink_ops = { .write = cli_sink };
 
 /* ---- ESP ---- */
 
-static const char *find_esp(const char *given)
+const char *find_esp(const char *given)
 {
     static const char *const candidates[] = { "/boot/efi", "/efi", "/boot" };
     static char buf[4096];
@@ -186,7 +187,7 @@ static int cmd_status(const char *esp_arg, bool json)
     /* What the next boot will do: the decision for one more attempt. */
     struct ul_state next = st;
     struct ul_decision d;
-    struct ul_caps caps = { 0 };
+    struct ul_caps caps = { .safe_mode = true }; /* what unloop.efi of this version can do */
     next.attempts++;
     ul_decide(&next, &cfg, &caps, &d);
 
@@ -279,6 +280,11 @@ static int cmd_bless(const char *esp_arg, bool json)
     struct ul_time now = ul_clock_now(&clock);
     uint32_t prev = st.attempts;
     ul_state_apply_bless(&st, now.valid ? (uint64_t)now.secs : 0);
+    /* Safe Mode that unloop set is for one boot: this is it, so clear it now
+     * (unloop.efi would otherwise do it on its next run). */
+    bool had_safe_mode = st.flags & UL_STATE_F_SAFEMODE_SET;
+    if (had_safe_mode)
+        ul_safe_mode_clear_ours(&c.esp, &cli_mem, &log, &st);
     int r = ul_state_write(&c.esp, &st, &info);
     if (r < 0) {
         fprintf(stderr, "%s: cannot write the state on %s: %s\n", prog, dir, strerror(-r));
@@ -304,9 +310,14 @@ static int cmd_bless(const char *esp_arg, bool json)
         json_str(&j, "last_good", good);
         json_str(&j, "fixed_by", ul_rung_name(st.fixed_by));
         json_int(&j, "seq", st.seq);
+        json_bool(&j, "safe_mode_cleared", had_safe_mode && !(st.flags & UL_STATE_F_SAFEMODE_SET));
         json_object_end(&j);
         json_finish(&j);
     } else {
+        if (had_safe_mode)
+            printf("%s\n", st.flags & UL_STATE_F_SAFEMODE_SET
+                                ? "unloop's one-shot Safe Mode could NOT be cleared (see the log)"
+                                : "unloop's one-shot Safe Mode cleared from the BCD store.");
         /* The count includes this boot, which is the good one. */
         printf("Boot marked good at %s; attempt count %u reset to 0.\n", good, prev);
     }
@@ -396,20 +407,23 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "esp", required_argument, NULL, 'e' },
         { "json", no_argument, NULL, 'j' },
+        { "bcd", required_argument, NULL, 'b' },
+        { "network", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { 0 },
     };
-    const char *esp = NULL;
-    bool json = false;
+    struct cli_opts o = { 0 };
     int c;
 
     /* Options may come before or after the command ("+" not used). */
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': esp = optarg; break;
-        case 'j': json = true; break;
+        case 'e': o.esp = optarg; break;
+        case 'j': o.json = true; break;
+        case 'b': o.bcd = optarg; break;
+        case 'n': o.network = true; break;
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         case 'V': printf("unloop %s\n", UL_VERSION); return EXIT_OK;
         case '?':
@@ -434,14 +448,24 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "bless") == 0) {
         if (nargs > 1)
             return usage_error("unexpected argument '%s'", args[1]);
-        return cmd[0] == 's' ? cmd_status(esp, json) : cmd_bless(esp, json);
+        return cmd[0] == 's' ? cmd_status(o.esp, o.json) : cmd_bless(o.esp, o.json);
     }
     if (strcmp(cmd, "config") == 0) {
         if (nargs < 2 || strcmp(args[1], "check") != 0)
             return usage_error("%s", "usage: unloop config check FILE");
         if (nargs != 3)
             return usage_error("%s", "config check takes exactly one FILE ('-' for stdin)");
-        return cmd_config_check(args[2], json);
+        return cmd_config_check(args[2], o.json);
+    }
+    if (strcmp(cmd, "safe-mode") == 0) {
+        if (nargs != 2)
+            return usage_error("%s", "usage: unloop safe-mode status|on|off (--esp DIR | --bcd FILE)");
+        return cmd_safe_mode(&o, args[1]);
+    }
+    if (strcmp(cmd, "bcd") == 0) {
+        if (nargs != 2 || strcmp(args[1], "list") != 0)
+            return usage_error("%s", "usage: unloop bcd list (--esp DIR | --bcd FILE)");
+        return cmd_bcd_list(&o);
     }
     return usage_error("unknown command '%s'", cmd);
 }

@@ -63,6 +63,10 @@ void ul_decide(const struct ul_state *st, const struct ul_config *cfg,
 
     uint32_t k = st->attempts - threshold;
     enum ul_rung rung = k >= 3 ? UL_RUNG_STOP : (enum ul_rung)(UL_RUNG_QUARANTINE_NEWEST + k);
+    /* "Still failing" after an action: the next one is a higher rung, never
+     * the same fix again (DESIGN §3). */
+    if (st->rung >= UL_RUNG_QUARANTINE_NEWEST && st->rung < UL_RUNG_STOP && rung <= st->rung)
+        rung = (enum ul_rung)(st->rung + 1);
 
     ret->show_menu = true;
     ret->rung = rung;

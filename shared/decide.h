@@ -9,6 +9,9 @@
  *   attempts == threshold + 2   rung 4: Safe Mode for one boot
  *   attempts >= threshold + 3   rung 5: stop acting; the menu waits for a person
  *
+ * A rung whose action was carried out in this failing streak (state.rung)
+ * is not offered again: the ladder starts one above it.
+ *
  * Rungs 2-4 show the menu with a countdown whose default is the rung's
  * action.  An action this build cannot perform is passed over ("not
  * available in this build") and the next rung's action is offered instead;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "run.h"
+#include "bcd.h"
 #include "string-util.h"
 #include "time-util.h"
 #include "ul-errno.h"
@@ -68,6 +69,71 @@ static void log_state_health(struct ul_env *env, const struct ul_state_info *inf
     }
 }
 
+int ul_safe_mode_set(const struct ul_volume *esp, const struct ul_mem *mem, struct ul_log *log,
+                     bool network, struct ul_state *st)
+{
+    struct ul_bcd_store bs;
+    char guid[UL_BCD_GUID_LEN + 1];
+    uint64_t cur;
+    int r = ul_bcd_store_load(esp, mem, UL_BCD_PATH, &bs, log);
+    if (r < 0)
+        return r;
+    r = ul_bcd_default_loader(&bs.h, guid);
+    if (r < 0) {
+        ul_log_err(log, r, "the BCD store has no default Windows loader");
+        goto out;
+    }
+    enum ul_safeboot mode = network ? UL_SAFEBOOT_NETWORK : UL_SAFEBOOT_MINIMAL;
+    if (ul_bcd_get_safeboot(&bs.h, guid, &cur) == 0 && cur == (uint64_t)mode &&
+        !(st->flags & UL_STATE_F_SAFEMODE_SET)) {
+        /* A person set it already: it stays theirs, we do not take it over. */
+        ul_logf(log, UL_LOG_NOTICE, "Safe Mode (%s) is already set in the BCD store",
+                ul_safeboot_name(cur));
+        goto out;
+    }
+    r = ul_bcd_set_safeboot(&bs.h, guid, mode);
+    if (r == 0)
+        r = ul_bcd_store_save(esp, &bs, UL_BCD_BACKUP_PATH, log);
+    if (r < 0) {
+        ul_log_err(log, r, "cannot set Safe Mode");
+        goto out;
+    }
+    st->flags |= UL_STATE_F_SAFEMODE_SET;
+    ul_logf(log, UL_LOG_WARNING, "Safe Mode (%s) set for the next boot of %s",
+            ul_safeboot_name((uint64_t)mode), guid);
+out:
+    ul_bcd_store_free(&bs);
+    return r;
+}
+
+int ul_safe_mode_clear_ours(const struct ul_volume *esp, const struct ul_mem *mem,
+                            struct ul_log *log, struct ul_state *st)
+{
+    struct ul_bcd_store bs;
+    char guid[UL_BCD_GUID_LEN + 1];
+    uint64_t cur;
+
+    if (!(st->flags & UL_STATE_F_SAFEMODE_SET))
+        return 0;
+    int r = ul_bcd_store_load(esp, mem, UL_BCD_PATH, &bs, log);
+    if (r < 0)
+        return r;
+    r = ul_bcd_default_loader(&bs.h, guid);
+    if (r == 0 && ul_bcd_get_safeboot(&bs.h, guid, &cur) == 0) {
+        r = ul_bcd_clear_safeboot(&bs.h, guid);
+        if (r == 0)
+            r = ul_bcd_store_save(esp, &bs, UL_BCD_BACKUP_PATH, log);
+        if (r == 0)
+            ul_logf(log, UL_LOG_NOTICE, "one-shot Safe Mode cleared after a good boot");
+    }
+    if (r == 0)
+        st->flags &= (uint16_t)~UL_STATE_F_SAFEMODE_SET;
+    else
+        ul_log_err(log, r, "cannot clear unloop's Safe Mode from the BCD store");
+    ul_bcd_store_free(&bs);
+    return r;
+}
+
 /* Returns the action chosen by a person or the countdown. */
 static enum ul_action drive_menu(struct ul_env *env, struct ul_menu *menu, uint32_t log_max)
 {
@@ -133,6 +199,16 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
         return;
     }
 
+    if (env->mem.ops) {
+        /* A BCD update cut short by a power failure is finished or undone
+         * before anything reads the store. */
+        ul_bcd_store_recover(&env->esp, &env->mem, UL_BCD_PATH, env->log);
+        /* Blessed since unloop set Safe Mode: one boot only, so clear it. */
+        if ((res->state.flags & UL_STATE_F_SAFEMODE_SET) && res->state.attempts == 0 && !err &&
+            ul_safe_mode_clear_ours(&env->esp, &env->mem, env->log, &res->state) == 0)
+            res->safe_mode_cleared = true;
+    }
+
     /* Count this attempt before doing anything else (DESIGN §2).  After a
      * read error nothing is written: the file may hold a good record that a
      * write laid out from scratch would destroy. */
@@ -175,4 +251,25 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
     res->menu_shown = true;
     res->action = drive_menu(env, &menu, res->cfg.log_size_kib * 1024u);
     ul_logf(env->log, UL_LOG_NOTICE, "action: %s", ul_action_name(res->action));
+
+    if (res->action == UL_ACTION_SAFE_MODE || res->action == UL_ACTION_SAFE_MODE_NETWORK) {
+        r = -UL_EOPNOTSUPP;
+        if (env->mem.ops && !err)
+            r = ul_safe_mode_set(&env->esp, &env->mem, env->log,
+                                 res->action == UL_ACTION_SAFE_MODE_NETWORK, &res->state);
+        if (r == 0) {
+            res->safe_mode_set = true;
+            if (res->state.rung < UL_RUNG_SAFE_MODE)
+                res->state.rung = UL_RUNG_SAFE_MODE;
+            r = ul_state_write(&env->esp, &res->state, &res->state_info);
+            if (r < 0)
+                ul_log_err(env->log, r, "cannot record the Safe Mode step in %s",
+                           UL_STATE_PATH);
+        } else if (env->ui->notice) {
+            env->ui->notice(env->ui_ctx, "Safe Mode could not be set (see the log); "
+                                         "continuing the boot");
+        }
+        /* Either way the boot goes on (fail open). */
+        res->action = UL_ACTION_CONTINUE;
+    }
 }

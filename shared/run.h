@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "bcd-store.h"
 #include "boot-state.h"
 #include "config.h"
 #include "decide.h"
@@ -39,6 +40,7 @@ struct ul_env {
     const struct ul_ui_ops *ui;
     void *ui_ctx;
     struct ul_caps caps;
+    struct ul_mem mem;          /* for the BCD store; ops NULL = no Safe Mode */
 };
 
 struct ul_run_result {
@@ -49,7 +51,20 @@ struct ul_run_result {
     struct ul_decision decision;
     bool state_saved;           /* the bump reached the ESP */
     bool menu_shown;
+    bool safe_mode_set;         /* this run set one-shot Safe Mode */
+    bool safe_mode_cleared;     /* this run cleared unloop's Safe Mode after a good boot */
 };
+
+/*
+ * Safe Mode on the ESP's BCD store for the default loader (issue #4).
+ * ul_safe_mode_set records UL_STATE_F_SAFEMODE_SET in *st (not written);
+ * ul_safe_mode_clear_ours clears only a safeboot unloop set (the flag),
+ * leaving one a person set alone.
+ */
+int ul_safe_mode_set(const struct ul_volume *esp, const struct ul_mem *mem, struct ul_log *log,
+                     bool network, struct ul_state *st);
+int ul_safe_mode_clear_ours(const struct ul_volume *esp, const struct ul_mem *mem,
+                            struct ul_log *log, struct ul_state *st);
 
 void ul_run(struct ul_env *env, struct ul_run_result *res);
 

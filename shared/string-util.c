@@ -291,6 +291,7 @@ const char *ul_strerror(int err)
     case UL_E2BIG: return "E2BIG (too big)";
     case UL_ENOMEM: return "ENOMEM (out of memory)";
     case UL_EACCES: return "EACCES (access denied)";
+    case UL_EBUSY: return "EBUSY (busy)";
     case UL_EEXIST: return "EEXIST (exists)";
     case UL_ENODEV: return "ENODEV (no device)";
     case UL_EISDIR: return "EISDIR (is a directory)";
@@ -299,7 +300,10 @@ const char *ul_strerror(int err)
     case UL_EROFS: return "EROFS (read-only)";
     case UL_ERANGE: return "ERANGE (out of range)";
     case UL_ENAMETOOLONG: return "ENAMETOOLONG (name too long)";
+    case UL_ENOTEMPTY: return "ENOTEMPTY (not empty)";
+    case UL_ELOOP: return "ELOOP (cycle)";
     case UL_ENODATA: return "ENODATA (no data)";
+    case UL_ESTALE: return "ESTALE (dirty: logs not replayed)";
     case UL_EBADMSG: return "EBADMSG (corrupt data)";
     case UL_EOPNOTSUPP: return "EOPNOTSUPP (not supported)";
     case UL_ECANCELED: return "ECANCELED (cancelled)";

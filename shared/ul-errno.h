@@ -13,6 +13,7 @@
 #define UL_E2BIG         7
 #define UL_ENOMEM       12
 #define UL_EACCES       13
+#define UL_EBUSY        16
 #define UL_EEXIST       17
 #define UL_ENODEV       19
 #define UL_EISDIR       21
@@ -21,9 +22,12 @@
 #define UL_EROFS        30
 #define UL_ERANGE       34
 #define UL_ENAMETOOLONG 36
+#define UL_ENOTEMPTY    39
+#define UL_ELOOP        40
 #define UL_ENODATA      61
 #define UL_EBADMSG      74
 #define UL_EOPNOTSUPP   95
+#define UL_ESTALE      116
 #define UL_ECANCELED   125
 
 /* Short name of an error code, for logs ("ENOENT"); never NULL. */

@@ -41,7 +41,16 @@ cp=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); cf=$(echo "$l
 [ "${cf:-1}" -eq 0 ] || grep -E '^(FAIL|not ok)' -A5 "$out"
 count cli "${cp:-0}" "${cf:-1}"
 
-# 3. fuzz smoke: each target runs a bounded time on its corpus
+# 3. Safe Mode in real Windows BCD stores, hivex as the oracle
+out=$LOG/bcd.log
+python3 tests/bcd/test_bcd.py >"$out" 2>&1
+line=$(grep -E '^bcd: [0-9]+ passed' "$out" | tail -1)
+bp=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); bf=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+[ -n "$line" ] || { bp=0; bf=1; tail -20 "$out"; }
+[ "${bf:-1}" -eq 0 ] || grep -E '^FAIL' -A3 "$out"
+count bcd "${bp:-0}" "${bf:-1}"
+
+# 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
 if make --no-print-directory fuzz-smoke >"$LOG/fuzz.log" 2>&1; then
     p=$(grep -c '^fuzz-smoke: ok' "$LOG/fuzz.log")
@@ -50,7 +59,7 @@ else
 fi
 count fuzz-smoke $p $f
 
-# 4. the test machine image, checked with independent tools
+# 5. the test machine image, checked with independent tools
 img=$B/check/machine.img
 out=$LOG/image.log
 if images/build-test-machine.sh --out "$img" --loader $B/unloop.efi --stub $B/stub-loader.efi \
@@ -61,7 +70,7 @@ ip=$(echo "$line" | grep -oE '^[0-9]+'); if_=$(echo "$line" | grep -oE '[0-9]+ f
 [ "${if_:-1}" -eq 0 ] || grep -E '^not ok' "$out"
 count image "${ip:-0}" "${if_:-1}"
 
-# 5. QEMU/OVMF integration
+# 6. QEMU/OVMF integration
 out=$LOG/qemu.log
 python3 tests/qemu/test_boot.py 2>&1 | tee "$out" | grep -E '^(PASS|FAIL)'
 line=$(grep -E '^qemu: [0-9]+ passed' "$out" | tail -1)

@@ -15,16 +15,22 @@ FUZZ_SMOKE_RUNS ?= 200000
 FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_DIR := build/fuzz
 
-FUZZ_NAMES := config boot-state
-FUZZ_TARGETS := $(FUZZ_DIR)/fuzz-config $(FUZZ_DIR)/fuzz-boot-state
+FUZZ_NAMES := config boot-state regf regf-log
+FUZZ_TARGETS := $(FUZZ_DIR)/fuzz-config $(FUZZ_DIR)/fuzz-boot-state $(FUZZ_DIR)/fuzz-regf $(FUZZ_DIR)/fuzz-regf-log
 
 fuzz_src_config := tests/fuzz/fuzz-config.c shared/config.c shared/string-util.c
 # boot-state also writes through the fake ESP: parse, bump, write, read back.
 fuzz_src_boot-state := tests/fuzz/fuzz-boot-state.c shared/boot-state.c shared/crc32.c \
 	shared/string-util.c tests/unit/fake-volume.c
+# regf: open, walk, then the Safe Mode edit and a re-open of the result.
+fuzz_src_regf := tests/fuzz/fuzz-regf.c shared/regf.c shared/string-util.c
 # Inputs a little longer than the largest the parser reads whole.
+fuzz_src_regf-log := tests/fuzz/fuzz-regf-log.c shared/regf-log.c shared/regf.c shared/string-util.c
+fuzz_max_len_regf-log := 140000
 fuzz_max_len_config := 8192
 fuzz_max_len_boot-state := 8300
+# The largest real BCD stores are a few tens of KiB.
+fuzz_max_len_regf := 262144
 
 FUZZ_HDR := $(wildcard shared/*.h) tests/unit/fake-volume.h
 
@@ -58,6 +64,8 @@ fuzz-smoke: $(FUZZ_TARGETS) $(FUZZ_DIR)/gen-boot-state-seeds
 	rm -rf $(FUZZ_DIR)/smoke
 	mkdir -p $(FUZZ_DIR)/smoke/boot-state
 	$(FUZZ_DIR)/gen-boot-state-seeds $(FUZZ_DIR)/smoke/boot-state
+	mkdir -p $(FUZZ_DIR)/smoke/regf
+	cp -n ../shared/testdata/bcd/*.BCD $(FUZZ_DIR)/smoke/regf/ 2>/dev/null || true
 	$(foreach f,$(FUZZ_NAMES),$(call fuzz_run,$(f),$(FUZZ_DIR)/smoke/$(f),\
 		-runs=$(FUZZ_SMOKE_RUNS) -max_total_time=$(FUZZ_SMOKE_SECONDS) -print_final_stats=1,\
 		fuzz-smoke))

@@ -49,7 +49,8 @@ def main():
 
     say("== unloop demo: a Windows PC in a boot loop, in QEMU/OVMF (headless) ==")
     say("Test machine: GPT disk, ESP with unloop.efi as \\EFI\\BOOT\\BOOTX64.EFI and a stand-in")
-    say("for Windows Boot Manager, NTFS volume with \\Windows\\System32\\drivers\\CrowdStrike\\.")
+    say("for Windows Boot Manager next to a real Windows 10 BCD store, NTFS volume with")
+    say("\\Windows\\System32\\drivers\\CrowdStrike\\.")
     say("unloop.conf: threshold = 3, menu_timeout = 5")
     say()
 
@@ -79,25 +80,41 @@ def main():
     b = m.boot(screendump=("any key stops the countdown", png))
     show(b)
     say()
-    if not b.menu_shown or not b.reached_loader:
-        say("demo: FAILED: the recovery menu or the hand-off did not happen")
+    sb = m.bcd_safeboot()
+    if not b.menu_shown or not b.reached_loader or sb != 0:
+        say("demo: FAILED: the recovery menu, Safe Mode or the hand-off did not happen")
         return 1
-    say("  The countdown ran out and the default action was taken: with quarantine (issue #3)")
-    say("  and Safe Mode (issue #4) not in this build, the default is to continue the boot,")
-    say("  and every step is in \\EFI\\unloop\\log for the technician.")
+    say("  Quarantine (issue #3) is not in this build, so the ladder moved on to Safe Mode:")
+    say("  the countdown ran out and unloop set safeboot in the real BCD store on the ESP.")
+    say("  hivex reads it back from the disk image: Objects\\{default loader}\\Elements\\"
+        "25000080 = %d (minimal)" % sb)
+    say("  Windows starts in Safe Mode: the faulty driver does not load, the desktop comes up.")
+    say("  (Removing the bad file is the admin's job in Safe Mode until unloop's own quarantine")
+    say("  lands.) The OS agent runs `unloop bless` on the mounted ESP:")
+    r = m.cli("bless", with_bcd=True)
+    for line in r.stdout.splitlines():
+        say("    $ " + line)
     say()
 
-    say("-- Boot 5: a technician at the keyboard: '6' Show log, a key, then '1' Continue --")
+    say("-- Boot 5: Safe Mode was for one boot only: a normal boot --")
+    b = m.boot()
+    show(b, only_unloop=True)
+    say("  safeboot in the BCD store now: %s" % ("not set" if m.bcd_safeboot() is None else "SET"))
+    say()
+
+    say("-- Boot 6: another loop on a machine with a technician at the keyboard --")
+    m.esp_write("\\EFI\\unloop\\unloop.conf", CONF.replace(b"threshold = 3", b"threshold = 1"))
+    say("  (threshold lowered to 1 for the demo) '6' Show log, a key, then '1' Continue:")
     b = m.boot(keys=[("any key stops the countdown", b"6"),
                      ("Press any key to return to the menu", b"x"),
                      ("Press 1-8", b"1")])
     text = b.text
     i = text.find("unloop log (newest at the bottom)")
     if i >= 0:
-        say("  The log page, as shown on screen:")
-        for line in text[i:].split("\n")[:14]:
-            if line.strip():
-                say("    | " + line.rstrip())
+        say("  The log page, as shown on screen (last lines):")
+        page = [ln.rstrip() for ln in text[i:].split("Press any key")[0].split("\n") if ln.strip()]
+        for line in page[:1] + page[-12:]:
+            say("    | " + line)
     say("  ...then:")
     for line in b.unloop_lines()[-3:]:
         say("    | " + line)

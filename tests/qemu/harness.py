@@ -108,14 +108,48 @@ class Machine:
                          check=False)
         return r.returncode == 0
 
-    def cli(self, *args):
-        """Run the real CLI on a copy of \\EFI\\unloop, then copy changes back:
-        what the OS agent does on a mounted ESP."""
+    BCD = "\\EFI\\Microsoft\\Boot\\BCD"
+    BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
+
+    def bcd_file(self):
+        """The ESP's BCD store copied to a host file (None if absent)."""
+        data = self.esp_read(self.BCD)
+        if data is None:
+            return None
+        path = os.path.join(self.dir, "BCD.host")
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def bcd_safeboot(self):
+        """safeboot of the default loader as hivex reads it: None when not set."""
+        path = self.bcd_file()
+        r = subprocess.run(["hivexget", path, "Objects\\%s\\Elements\\23000003" % self.BOOTMGR,
+                            "Element"], capture_output=True, text=True, check=True)
+        default = r.stdout.strip()
+        r = subprocess.run(["hivexsh"], input="load %s\ncd Objects\\%s\\Elements\\25000080\n"
+                           "lsval\n" % (path, default), capture_output=True, text=True)
+        line = [ln for ln in r.stdout.splitlines() if ln.startswith('"Element"=hex(3):')]
+        if r.returncode != 0 or not line:
+            return None
+        # hivexsh prints "Element"=hex(3):00,00,00,00,00,00,00,00
+        hexpart = line[0].split(":", 1)[1].split(",")
+        return int.from_bytes(bytes(int(x, 16) for x in hexpart), "little")
+
+    def cli(self, *args, with_bcd=False):
+        """Run the real CLI on a copy of \\EFI\\unloop (and the BCD store if
+        with_bcd), then copy changes back: what the OS agent does on a
+        mounted ESP."""
         esp = tempfile.mkdtemp(dir=self.dir)
         try:
             os.makedirs(os.path.join(esp, "EFI"))
             self._mtools("mcopy", "-s", "-n", "-i", self._img(), "::/EFI/unloop",
                          os.path.join(esp, "EFI"), check=False)
+            if with_bcd:
+                os.makedirs(os.path.join(esp, "EFI", "Microsoft", "Boot"))
+                bcd = self.esp_read(self.BCD)
+                with open(os.path.join(esp, "EFI", "Microsoft", "Boot", "BCD"), "wb") as f:
+                    f.write(bcd)
             r = subprocess.run([CLI] + list(args) + ["--esp", esp], capture_output=True,
                                text=True)
             udir = os.path.join(esp, "EFI", "unloop")
@@ -124,6 +158,9 @@ class Machine:
                 for name in os.listdir(udir):
                     self._mtools("mcopy", "-o", "-i", self._img(), os.path.join(udir, name),
                                  "::/EFI/unloop/" + name)
+            if with_bcd:
+                with open(os.path.join(esp, "EFI", "Microsoft", "Boot", "BCD"), "rb") as f:
+                    self.esp_write(self.BCD, f.read())
             return r
         finally:
             shutil.rmtree(esp, ignore_errors=True)
@@ -133,8 +170,8 @@ class Machine:
         r = self.cli("status", "--json")
         return json.loads(r.stdout)
 
-    def bless(self):
-        r = self.cli("bless")
+    def bless(self, with_bcd=False):
+        r = self.cli("bless", with_bcd=with_bcd)
         if r.returncode != 0:
             raise RuntimeError("bless failed: " + r.stderr)
 
@@ -225,10 +262,16 @@ class Machine:
         s.close()
 
 
-def build_image(out, conf=None, direct=False):
+TEST_BCD = os.path.join(TOP, "..", "shared", "testdata", "bcd", "win10-efi-locate.BCD")
+
+
+def build_image(out, conf=None, direct=False, bcd=TEST_BCD):
+    """The test machine; its ESP holds a real Windows BCD store by default."""
     cmd = [os.path.join(TOP, "images", "build-test-machine.sh"), "--out", out,
            "--loader", os.path.join(BUILD, "unloop.efi"),
            "--stub", os.path.join(BUILD, "stub-loader.efi")]
+    if bcd:
+        cmd += ["--bcd", bcd]
     if conf:
         cmd += ["--conf", conf]
     if direct:
