@@ -90,6 +90,42 @@ mkdir -p "$ESP/EFI/unloop" && cp "$T/bad.conf" "$ESP/EFI/unloop/unloop.conf"
 "$U" status --json --esp "$ESP" >"$T/out"
 json_is "status reports config errors" 'd["config"]=="errors" and d["config_errors"]==3'
 
+# Safe Mode on an ESP with a real Windows BCD store
+BCDSRC=../shared/testdata/bcd/win10-efi-locate.BCD
+if [ -f "$BCDSRC" ]; then
+    ESP3=$T/esp3; mkdir -p "$ESP3/EFI/Microsoft/Boot"; cp "$BCDSRC" "$ESP3/EFI/Microsoft/Boot/BCD"
+    expect_rc "safe-mode status on an ESP" 0 "$U" --json safe-mode status --esp "$ESP3"
+    json_is "safe-mode status: off, default loader named" 'd["safeboot"] is None and d["default_loader"].startswith("{") and d["description"]'
+    expect_rc "safe-mode on --network" 0 "$U" --json safe-mode on --network --esp "$ESP3"
+    json_is "safe-mode on --network: changed, backup in \\EFI\\unloop" 'd["changed"] and d["safeboot"]=="network" and d["backup"].endswith("EFI/unloop/BCD.backup")'
+    cmp -s "$BCDSRC" "$ESP3/EFI/unloop/BCD.backup" && ok "BCD.backup is the original store" || no "BCD.backup is the original store"
+    expect_rc "safe-mode on again with the same mode" 0 "$U" --json safe-mode on --network --esp "$ESP3"
+    json_is "nothing to change the second time" 'd["changed"] is False'
+    expect_rc "safe-mode off" 0 "$U" --json safe-mode off --esp "$ESP3"
+    json_is "safe-mode off: cleared" 'd["changed"] and d["safeboot"] is None'
+    expect_rc "--network without on is a usage error" 2 "$U" safe-mode off --network --esp "$ESP3"
+    expect_rc "safe-mode with a bad action is a usage error" 2 "$U" safe-mode maybe --esp "$ESP3"
+    expect_rc "bcd list" 0 "$U" --json bcd list --esp "$ESP3"
+    json_is "bcd list: one default Windows loader" 'sum(o["default"] for o in d["objects"])==1 and any(o["kind"]=="Windows loader" for o in d["objects"])'
+    # unloop's one-shot Safe Mode (state flag) is cleared by bless; a person's is not
+    "$U" safe-mode on --esp "$ESP3" >/dev/null
+    mkdir -p "$ESP3/EFI/unloop"
+    python3 tests/cli/mkstate.py "$ESP3/EFI/unloop/state" attempts=4 rung=4 flags=1
+    expect_rc "bless with unloop's Safe Mode set" 0 "$U" --json bless --esp "$ESP3"
+    json_is "bless cleared unloop's Safe Mode" 'd["safe_mode_cleared"] is True and d["fixed_by"]=="safe-mode"'
+    "$U" --json safe-mode status --esp "$ESP3" >"$T/out"
+    json_is "safeboot gone after bless" 'd["safeboot"] is None'
+    "$U" safe-mode on --esp "$ESP3" >/dev/null
+    "$U" bless --esp "$ESP3" >/dev/null
+    "$U" --json safe-mode status --esp "$ESP3" >"$T/out"
+    json_is "a Safe Mode a person set survives bless" 'd["safeboot"]=="minimal"'
+    printf 'not a hive' >"$T/bad.BCD"
+    expect_rc "safe-mode on a file that is not a hive" 5 "$U" safe-mode on --bcd "$T/bad.BCD"
+    grep -q "not a valid hive" "$T/err" && ok "the error says the store is not a valid hive" || no "the error says the store is not a valid hive" "$(cat "$T/err")"
+else
+    no "test BCD store $BCDSRC missing"
+fi
+
 # man page renders
 if command -v man >/dev/null 2>&1 && man -l recovery/unloop.8 >/dev/null 2>&1; then ok "man page renders"
 elif groff -man -Tutf8 recovery/unloop.8 >/dev/null 2>&1; then ok "man page renders (groff)"

@@ -470,6 +470,23 @@ static void test_new_one_log(void **state)
     l1 = log_new(&f->clean, seq, 6);
     add_entry(&l1, seq, bins, &want, refs, n);
 
+    /* A dirty primary and its log as Windows leaves them, with only the
+     * description changed, for the CLI test (tests/bcd/test_bcd.py replays
+     * and edits them through the real tool). */
+    {
+        struct hive w2 = clone(&f->clean), d2 = make_dirty(&f->clean);
+        struct ref r2 = page_of(edit_desc(&w2));
+        struct log lg = log_new(&f->clean, seq, 6);
+        add_entry(&lg, seq, bins, &w2, &r2, 1);
+        snprintf(file, sizeof(file), "dirty-%s", f->name);
+        save(file, &d2);
+        snprintf(file, sizeof(file), "dirty-%s.LOG1", f->name);
+        save(file, &(struct hive){ lg.d, lg.len });
+        free(lg.d);
+        free(w2.d);
+        free(d2.d);
+    }
+
     assert_int_equal(replay(&h, &l1, NULL, &info), 0);
     assert_null(info.error);
     assert_true(info.was_dirty);
