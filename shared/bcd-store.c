@@ -98,25 +98,39 @@ void ul_bcd_store_free(struct ul_bcd_store *st)
     st->buf = NULL;
 }
 
+/* Renames stay within one directory: the volume ops promise no more (FAT). */
+static int rename_in_dir(const struct ul_volume *vol, const char *from, const char *to)
+{
+    return vol->ops->rename(vol->ctx, from, to);
+}
+
+/*
+ * Copy through to.unloop-new and a rename, so that a power cut never leaves
+ * a torn file at to: it is the complete copy, the previous one, or absent
+ * (a leftover to.unloop-new is removed by the next copy).
+ */
 static int copy_file(const struct ul_volume *vol, const struct ul_mem *mem, const char *from,
                      const char *to)
 {
+    char tmp[160];
     uint8_t *buf;
     size_t len;
     int r = read_file(vol, mem, from, 0, &buf, &len, NULL);
     if (r < 0)
         return r;
-    r = vol->ops->remove(vol->ctx, to);
+    path_with(tmp, sizeof(tmp), to, ".unloop-new");
+    r = vol->ops->remove(vol->ctx, tmp);
     if (r == 0 || r == -UL_ENOENT)
-        r = vol->ops->write(vol->ctx, to, 0, buf, len);
+        r = vol->ops->write(vol->ctx, tmp, 0, buf, len);
     mem->ops->free(mem->ctx, buf);
+    if (r == 0) {
+        r = vol->ops->remove(vol->ctx, to);
+        if (r == 0 || r == -UL_ENOENT)
+            r = rename_in_dir(vol, tmp, to);
+    }
+    if (r < 0)
+        vol->ops->remove(vol->ctx, tmp);
     return r;
-}
-
-/* Renames stay within one directory: the volume ops promise no more (FAT). */
-static int rename_in_dir(const struct ul_volume *vol, const char *from, const char *to)
-{
-    return vol->ops->rename(vol->ctx, from, to);
 }
 
 int ul_bcd_store_save(const struct ul_volume *vol, struct ul_bcd_store *st,

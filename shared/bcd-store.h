@@ -7,7 +7,8 @@
  * FAT has no atomic rename-over, so a save is a small protocol whose every
  * intermediate state the next run (unloop runs first on every boot) can
  * finish or roll back (ul_bcd_store_recover):
- *   1. copy the current file to the backup path
+ *   1. copy the current file to the backup path (through backup.unloop-new
+ *      and a rename: the backup is never torn)
  *   2. write the new hive to BCD.unloop-new and flush it
  *   3. rename BCD -> BCD.unloop-old
  *   4. rename BCD.unloop-new -> BCD

@@ -254,9 +254,26 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
 
     if (res->action == UL_ACTION_SAFE_MODE || res->action == UL_ACTION_SAFE_MODE_NETWORK) {
         r = -UL_EOPNOTSUPP;
-        if (env->mem.ops && !err)
-            r = ul_safe_mode_set(&env->esp, &env->mem, env->log,
-                                 res->action == UL_ACTION_SAFE_MODE_NETWORK, &res->state);
+        if (env->mem.ops && !err) {
+            /* The flag reaches the ESP before the BCD changes: a power cut
+             * once the new BCD is complete is rolled forward by the next
+             * run's recovery, and a safeboot without the flag would never
+             * be cleared.  A flag without a safeboot is dropped harmlessly. */
+            struct ul_state intent = res->state;
+            intent.flags |= UL_STATE_F_SAFEMODE_SET;
+            r = ul_state_write(&env->esp, &intent, &res->state_info);
+            if (r < 0)
+                ul_log_err(env->log, r, "cannot record the Safe Mode step in %s; not "
+                           "setting it", UL_STATE_PATH);
+            else
+                res->state.seq = intent.seq;
+            if (r == 0)
+                r = ul_safe_mode_set(&env->esp, &env->mem, env->log,
+                                     res->action == UL_ACTION_SAFE_MODE_NETWORK, &res->state);
+            /* Not set (or a person's): the state on the ESP without our flag. */
+            if (r < 0 || !(res->state.flags & UL_STATE_F_SAFEMODE_SET))
+                ul_state_write(&env->esp, &res->state, &res->state_info);
+        }
         if (r == 0) {
             res->safe_mode_set = true;
             if (res->state.rung < UL_RUNG_SAFE_MODE)

@@ -140,9 +140,10 @@ static int f_read(void *ctx, const char *path, uint64_t off, void *buf, size_t l
     return 0;
 }
 
-static int do_write(struct fake_volume *v, unsigned nr, const char *path, uint64_t off,
-                    const void *buf, size_t len)
+static int do_write(struct fake_volume *v, unsigned nr, unsigned opnr, const char *path,
+                    uint64_t off, const void *buf, size_t len)
 {
+    bool op_cut = v->cut_op_at && opnr == v->cut_op_at;
     char p[FAKE_PATH_MAX], parent[FAKE_PATH_MAX];
     struct fake_node *n;
     int r;
@@ -194,9 +195,10 @@ static int do_write(struct fake_volume *v, unsigned nr, const char *path, uint64
         v->power_cuts++;
         return -UL_EIO;
     }
-    if (nr == v->cut_write_at) {
+    if (nr == v->cut_write_at || op_cut) {
         /* The directory entry is there; of the data, only the first bytes. */
-        size_t k = v->cut_bytes < len ? v->cut_bytes : len;
+        size_t want = op_cut ? v->cut_op_bytes : v->cut_bytes;
+        size_t k = want < len ? want : len;
         if (k > 0) {
             r = resize(n, (size_t)off + k);
             if (r < 0)
@@ -216,11 +218,45 @@ static int do_write(struct fake_volume *v, unsigned nr, const char *path, uint64
     return 0;
 }
 
+static void log_op(struct fake_volume *v, unsigned opnr, enum fake_op_kind kind,
+                   const char *path, const char *to, size_t len, int result)
+{
+    if (opnr == 0 || opnr > FAKE_OP_LOG)
+        return;
+    struct fake_op *o = &v->op_log[opnr - 1];
+    o->kind = kind;
+    snprintf(o->path, sizeof(o->path), "%s", path ? path : "(null)");
+    snprintf(o->to, sizeof(o->to), "%s", to ? to : "");
+    o->len = len;
+    o->result = result;
+}
+
+/* A mutating op other than a write: the cut armed for it, if any, happens
+ * before it (it does not take place). */
+static int cut_before(struct fake_volume *v, unsigned opnr)
+{
+    if (v->powered_off || !v->cut_op_at || opnr != v->cut_op_at)
+        return 0;
+    v->powered_off = true;
+    v->power_cuts++;
+    return -UL_EIO;
+}
+
 static int f_write(void *ctx, const char *path, uint64_t off, const void *buf, size_t len)
 {
     struct fake_volume *v = ctx;
-    unsigned nr = ++v->n_writes;
-    int r = do_write(v, nr, path, off, buf, len);
+    unsigned nr = ++v->n_writes, opnr = ++v->n_ops;
+    bool was_on = !v->powered_off;
+    int r = do_write(v, nr, opnr, path, off, buf, len);
+
+    /* A cut armed for this op that an early error kept from landing
+     * anything: the power fails all the same. */
+    if (was_on && !v->powered_off && v->cut_op_at && opnr == v->cut_op_at) {
+        v->powered_off = true;
+        v->power_cuts++;
+        r = -UL_EIO;
+    }
+    log_op(v, opnr, FAKE_OP_WRITE, path, NULL, len, r);
 
     if (nr <= FAKE_WRITE_LOG) {
         struct fake_write *w = &v->write_log[nr - 1];
@@ -259,7 +295,7 @@ static int f_stat(void *ctx, const char *path, struct ul_stat *ret)
     return 0;
 }
 
-static int f_mkdir(void *ctx, const char *path)
+static int do_mkdir(void *ctx, const char *path)
 {
     struct fake_volume *v = ctx;
     char p[FAKE_PATH_MAX], parent[FAKE_PATH_MAX];
@@ -288,7 +324,7 @@ static bool has_prefix_dir(const char *path, const char *dir)
     return strncasecmp(path, dir, n) == 0 && path[n] == '\\';
 }
 
-static int f_rename(void *ctx, const char *from, const char *to)
+static int do_rename(void *ctx, const char *from, const char *to)
 {
     struct fake_volume *v = ctx;
     char f[FAKE_PATH_MAX], t[FAKE_PATH_MAX], pf[FAKE_PATH_MAX], pt[FAKE_PATH_MAX];
@@ -335,7 +371,7 @@ static int f_rename(void *ctx, const char *from, const char *to)
     return 0;
 }
 
-static int f_remove(void *ctx, const char *path)
+static int do_remove(void *ctx, const char *path)
 {
     struct fake_volume *v = ctx;
     char p[FAKE_PATH_MAX];
@@ -364,6 +400,42 @@ static int f_remove(void *ctx, const char *path)
     free(n->data);
     memset(n, 0, sizeof(*n));
     return 0;
+}
+
+static int f_mkdir(void *ctx, const char *path)
+{
+    struct fake_volume *v = ctx;
+    unsigned opnr = ++v->n_ops;
+    int r = cut_before(v, opnr);
+    int r2 = do_mkdir(ctx, path); /* counts; fails with -UL_EIO after a cut */
+    if (r == 0)
+        r = r2;
+    log_op(v, opnr, FAKE_OP_MKDIR, path, NULL, 0, r);
+    return r;
+}
+
+static int f_rename(void *ctx, const char *from, const char *to)
+{
+    struct fake_volume *v = ctx;
+    unsigned opnr = ++v->n_ops;
+    int r = cut_before(v, opnr);
+    int r2 = do_rename(ctx, from, to);
+    if (r == 0)
+        r = r2;
+    log_op(v, opnr, FAKE_OP_RENAME, from, to, 0, r);
+    return r;
+}
+
+static int f_remove(void *ctx, const char *path)
+{
+    struct fake_volume *v = ctx;
+    unsigned opnr = ++v->n_ops;
+    int r = cut_before(v, opnr);
+    int r2 = do_remove(ctx, path);
+    if (r == 0)
+        r = r2;
+    log_op(v, opnr, FAKE_OP_REMOVE, path, NULL, 0, r);
+    return r;
 }
 
 const struct ul_volume_ops fake_volume_ops = {
@@ -513,9 +585,22 @@ void fake_volume_power_cut_sectors(struct fake_volume *v, unsigned n, uint64_t m
     v->cut_sectors = mask;
 }
 
+void fake_volume_power_cut_op(struct fake_volume *v, unsigned n, size_t k)
+{
+    v->cut_op_at = n ? v->n_ops + n : 0;
+    v->cut_op_bytes = k;
+}
+
+unsigned fake_volume_op_count(const struct fake_volume *v)
+{
+    return v->n_ops;
+}
+
 void fake_volume_power_on(struct fake_volume *v)
 {
     v->powered_off = false;
+    v->cut_op_at = 0;
+    v->cut_op_bytes = 0;
     v->cut_write_at = 0;
     v->cut_bytes = 0;
     v->cut_by_sector = false;

@@ -21,7 +21,17 @@
  *                                       write's start) whose bit is set in mask:
  *                                       a disk that reorders a multi-sector write
  *   fake_volume_fail_path(v, path, err) every op naming path returns err
- * Every write call is counted and logged (path, offset, length, result).
+ * and one counted in mutating ops (write, mkdir, rename, remove) of any kind:
+ *   fake_volume_power_cut_op(v, n, k)   power fails at the n-th mutating op:
+ *                                       a write lands its first k bytes
+ *                                       (FAKE_CUT_ALL: every byte) and creates
+ *                                       the file; mkdir, rename and remove do
+ *                                       not happen.  Then every op fails with
+ *                                       -UL_EIO until fake_volume_power_on(v)
+ * Every write call is counted and logged (path, offset, length, result);
+ * every mutating op is counted and logged in op_log (kind, path(s), length,
+ * result).  Renames and removes are atomic, as the core assumes of FAT
+ * within one directory.
  *
  * Files are heap-allocated: call fake_volume_reset() between tests and
  * fake_volume_free() at the end so LeakSanitizer stays quiet.
@@ -38,6 +48,18 @@
 #define FAKE_MAX_NODES 64
 #define FAKE_PATH_MAX 260
 #define FAKE_WRITE_LOG 64
+#define FAKE_OP_LOG 64
+#define FAKE_CUT_ALL ((size_t)-1)
+
+enum fake_op_kind { FAKE_OP_WRITE = 1, FAKE_OP_MKDIR, FAKE_OP_RENAME, FAKE_OP_REMOVE };
+
+struct fake_op {
+    enum fake_op_kind kind;
+    char path[FAKE_PATH_MAX];
+    char to[FAKE_PATH_MAX];     /* FAKE_OP_RENAME: the target */
+    size_t len;                 /* FAKE_OP_WRITE: bytes asked for */
+    int result;
+};
 
 struct fake_node {
     bool used;
@@ -61,6 +83,8 @@ struct fake_volume {
     unsigned n_writes;          /* write calls, failed ones included */
     unsigned n_reads, n_stats, n_mkdirs, n_renames, n_removes;
     struct fake_write write_log[FAKE_WRITE_LOG];   /* the first FAKE_WRITE_LOG writes */
+    unsigned n_ops;             /* mutating calls (write, mkdir, rename, remove) */
+    struct fake_op op_log[FAKE_OP_LOG];            /* the first FAKE_OP_LOG of them */
 
     /* fault hooks */
     unsigned fail_write_at;     /* absolute write number (1-based); 0 = off */
@@ -69,6 +93,8 @@ struct fake_volume {
     size_t cut_bytes;
     bool cut_by_sector;
     uint64_t cut_sectors;       /* with cut_by_sector: bit i = sector i lands */
+    unsigned cut_op_at;         /* absolute mutating-op number (1-based); 0 = off */
+    size_t cut_op_bytes;
     bool powered_off;
     unsigned power_cuts;        /* how many cuts happened */
     char fail_path[FAKE_PATH_MAX];
@@ -99,6 +125,9 @@ void fake_volume_fail_write(struct fake_volume *v, unsigned n, int err);
 void fake_volume_power_cut(struct fake_volume *v, unsigned n, size_t k);
 #define FAKE_SECTOR 512
 void fake_volume_power_cut_sectors(struct fake_volume *v, unsigned n, uint64_t mask);
+/* n counts mutating ops of any kind from now, 1 = the next one. */
+void fake_volume_power_cut_op(struct fake_volume *v, unsigned n, size_t k);
+unsigned fake_volume_op_count(const struct fake_volume *v);
 /* "Reboot": power is back and every fault hook is disarmed. */
 void fake_volume_power_on(struct fake_volume *v);
 void fake_volume_fail_path(struct fake_volume *v, const char *path, int err);

@@ -14,6 +14,7 @@ UNIT_OBJ_DIR := build/tests/obj
 UNIT_BIN_DIR := build/tests/unit
 
 UNIT_NAMES := fake-volume string-util time-util crc32 boot-state config decide menu log run regf regf-log
+UNIT_NAMES += bcd-store safe-mode
 UNIT_TESTS := $(addprefix $(UNIT_BIN_DIR)/test-,$(UNIT_NAMES))
 
 # Shared sources per test (besides tests/unit/test-NAME.c and fake-volume.c).
@@ -30,6 +31,9 @@ unit_shared_run         := run.c menu.c decide.c boot-state.c crc32.c config.c l
 	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c
 unit_shared_regf-log := regf-log.c regf.c string-util.c
 unit_shared_regf        := regf.c string-util.c
+unit_shared_bcd-store   := bcd-store.c bcd.c regf.c regf-log.c log.c time-util.c string-util.c
+unit_shared_safe-mode   := run.c menu.c decide.c boot-state.c crc32.c config.c log.c \
+	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c
 
 unit_objs = $(UNIT_OBJ_DIR)/tests/unit/test-$(1).o $(UNIT_OBJ_DIR)/tests/unit/fake-volume.o \
 	$(addprefix $(UNIT_OBJ_DIR)/shared/,$(unit_shared_$(1):.c=.o))
