@@ -19,8 +19,8 @@ setup:
 	@bash scripts/setup.sh
 	@mkdir -p $(B) && touch $(SETUP_STAMP)
 
-SHARED_SRC := $(addprefix shared/,string-util.c time-util.c crc32.c boot-state.c config.c \
-	log.c decide.c menu.c run.c regf.c regf-log.c bcd.c bcd-store.c)
+SHARED_SRC := $(addprefix shared/,string-util.c time-util.c crc32.c boot-state.c config.c rules.c \
+	log.c decide.c menu.c run.c regf.c regf-log.c bcd.c bcd-store.c gpt.c journal.c quarantine.c)
 SHARED_HDR := $(wildcard shared/*.h)
 
 # ---------------------------------------------------------------- host builds
@@ -33,12 +33,13 @@ $(B)/host/%.o: %.c $(SHARED_HDR) | $(SETUP_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -c $< -o $@
 
-CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-cmd.c
+CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-cmd.c \
+	recovery/ntfs-volume.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
 $(CLI_OBJ): $(wildcard recovery/*.h)
 
 $(B)/unloop: $(CLI_OBJ) $(HOST_SHARED_OBJ)
-	$(CC) $(HOST_CFLAGS) -o $@ $^
+	$(CC) $(HOST_CFLAGS) -o $@ $^ -lntfs-3g
 
 # ---------------------------------------------------------------- UEFI builds
 # gnu-efi from Debian (pinned in scripts/setup.sh); protocols are called

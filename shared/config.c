@@ -1,22 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 #include "string-util.h"
+#include "ul-errno.h"
 #include "unloop-contract.h"
 
 #define LINE_MAX_LEN 512
 
 void ul_config_defaults(struct ul_config *cfg)
 {
-    *cfg = (struct ul_config){
-        .threshold = 3,
-        .menu_timeout = 10,
-        .stop_timeout = 0,
-        .default_action = UL_ACTION_LADDER,
-        .handoff = UL_HANDOFF_CHAINLOAD,
-        .log_level = UL_LOG_INFO,
-        .log_size_kib = 64,
-    };
+    /* Field by field over zeros: configs are compared with memcmp, padding included. */
+    ul_memset(cfg, 0, sizeof(*cfg));
+    cfg->threshold = 3;
+    cfg->menu_timeout = 10;
+    cfg->stop_timeout = 0;
+    cfg->default_action = UL_ACTION_LADDER;
+    cfg->handoff = UL_HANDOFF_CHAINLOAD;
+    cfg->log_level = UL_LOG_INFO;
+    cfg->log_size_kib = 64;
     ul_strlcpy(cfg->loader, UL_DEFAULT_LOADER, sizeof(cfg->loader));
+    ul_rules_defaults(&cfg->rules);
 }
 
 static const char *const action_names[UL_ACTION__MAX] = {
@@ -195,11 +197,320 @@ static void set_key(struct ul_config *cfg, struct ul_diags *d, uint32_t ln, cons
     diag(d, ln, false, "unknown key '%s' (ignored)", qk);
 }
 
+/* ---- [rule NAME] and [quarantine] ---- */
+
+enum section {
+    SEC_UNLOOP,
+    SEC_RULE,
+    SEC_QUARANTINE,
+    SEC_IGNORED, /* unknown or broken header: keys are skipped */
+};
+
+struct parser {
+    struct ul_config *cfg;
+    struct ul_diags *d;
+    enum section sec;
+    struct ul_rule *rule;  /* SEC_RULE */
+    bool rule_new;         /* the rule is one this file adds (not built in) */
+    uint32_t rule_line;    /* its header */
+    uint32_t added;        /* bit i: rules->r[i] was added by this file */
+    uint32_t broken;       /* bit i: ... and one of its lines was bad */
+};
+
+_Static_assert(UL_RULES_MAX <= 32, "struct parser keeps one bit per rule");
+
+static const struct num_key quarantine_keys[] = {
+    { "window_hours", __builtin_offsetof(struct ul_rules, window_hours), 1, 720 },
+    { "bare_window_hours", __builtin_offsetof(struct ul_rules, bare_window_hours), 1, 720 },
+    { "max_files", __builtin_offsetof(struct ul_rules, max_files), 1, 1024 },
+};
+
+static bool name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.';
+}
+
+/* End of a [rule] section: the checks that need the whole section. */
+static void finish_rule(struct parser *ps, uint32_t ln)
+{
+    struct ul_rule *r = ps->rule;
+    struct ul_rules *rules = &ps->cfg->rules;
+
+    if (ps->sec != SEC_RULE || !r)
+        goto out;
+    uint32_t idx = (uint32_t)(r - rules->r);
+    if (ps->rule_new && !r->path[0] && idx + 1 == rules->n) {
+        /* Said already when its path line was refused. */
+        if (!(ps->broken & (1u << idx)))
+            diag(ps->d, ln, false, "[rule %s] (line %u) has no path; the rule is ignored",
+                 r->name, ps->rule_line);
+        /* A rule without a path is dropped at the end of the section that
+         * added it, so it is still the last one. */
+        ul_memset(r, 0, sizeof(*r));
+        rules->n--;
+        ps->added &= ~(1u << idx);
+        ps->broken &= ~(1u << idx);
+        goto out;
+    }
+    if ((r->content == UL_CONTENT_BAD_MAGIC || r->content == UL_CONTENT_BAD_MAGIC_OR_ZERO) &&
+        r->magic_len == 0 && r->enabled && !(ps->broken & (1u << idx))) {
+        diag(ps->d, ln, false, "[rule %s] (line %u): content = %s needs a magic; rule disabled",
+             r->name, ps->rule_line, ul_rule_content_name(r->content));
+        r->enabled = false;
+    }
+    if (ps->broken & (1u << idx))
+        r->enabled = false;
+out:
+    ps->rule = NULL;
+    ps->rule_new = false;
+}
+
+static void start_section(struct parser *ps, uint32_t ln, const char *name, size_t nlen)
+{
+    char q[40];
+
+    finish_rule(ps, ln);
+    if (eq(name, nlen, "unloop")) {
+        ps->sec = SEC_UNLOOP;
+        return;
+    }
+    if (eq(name, nlen, "quarantine")) {
+        ps->sec = SEC_QUARANTINE;
+        return;
+    }
+    ps->sec = SEC_IGNORED;
+    if (nlen >= 4 && ul_strncasecmp(name, "rule", 4) == 0 &&
+        (nlen == 4 || ul_isspace(name[4]))) {
+        const char *rn = name + 4;
+        size_t rlen = nlen - 4;
+        trim(&rn, &rlen);
+        quote(q, sizeof(q), rn, rlen);
+        if (rlen == 0) {
+            diag(ps->d, ln, false, "[rule] needs a name: [rule NAME]; its keys are ignored");
+            return;
+        }
+        bool ok = rlen < UL_RULE_NAME_MAX;
+        for (size_t i = 0; i < rlen; i++)
+            ok &= name_char(rn[i]);
+        if (!ok) {
+            diag(ps->d, ln, false,
+                 "[rule %s]: a name is 1..%u of A-Z a-z 0-9 . _ -; its keys are ignored", q,
+                 UL_RULE_NAME_MAX - 1);
+            return;
+        }
+        char nm[UL_RULE_NAME_MAX];
+        ul_memcpy(nm, rn, rlen);
+        nm[rlen] = 0;
+
+        struct ul_rules *rules = &ps->cfg->rules;
+        struct ul_rule *r = (struct ul_rule *)ul_rules_find(rules, nm);
+        if (!r) {
+            if (rules->n >= UL_RULES_MAX) {
+                diag(ps->d, ln, false, "[rule %s]: too many rules (at most %u); ignored", nm,
+                     UL_RULES_MAX);
+                return;
+            }
+            r = &rules->r[rules->n++];
+            ul_memset(r, 0, sizeof(*r));
+            ul_strlcpy(r->name, nm, sizeof(r->name));
+            r->content = UL_CONTENT_ANY;
+            r->enabled = true;
+            ps->added |= 1u << (rules->n - 1);
+        }
+        ps->sec = SEC_RULE;
+        ps->rule_new = ps->added & (1u << (uint32_t)(r - rules->r));
+        ps->rule = r;
+        ps->rule_line = ln;
+        return;
+    }
+    quote(q, sizeof(q), name, nlen);
+    diag(ps->d, ln, false, "unknown section [%s]; its keys are ignored", q);
+}
+
+static int parse_bool(const char *v, size_t vlen, bool *ret)
+{
+    if (eq(v, vlen, "yes") || eq(v, vlen, "true") || eq(v, vlen, "on") || eq(v, vlen, "1"))
+        *ret = true;
+    else if (eq(v, vlen, "no") || eq(v, vlen, "false") || eq(v, vlen, "off") ||
+             eq(v, vlen, "0"))
+        *ret = false;
+    else
+        return -UL_EINVAL;
+    return 0;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = ul_tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* "AAAAAAAA", "AA AA AA AA", "aa:aa-aa aa": pairs of hex digits, separators between bytes. */
+static int parse_magic(const char *v, size_t vlen, uint8_t *out, uint8_t *ret_len)
+{
+    size_t n = 0, i = 0;
+
+    while (i < vlen) {
+        if (n > 0 && (v[i] == ' ' || v[i] == '\t' || v[i] == ':' || v[i] == '-')) {
+            i++;
+            if (i == vlen || hex_digit(v[i]) < 0)
+                return -UL_EINVAL; /* trailing or doubled separator */
+            continue;
+        }
+        if (i + 1 >= vlen || hex_digit(v[i]) < 0 || hex_digit(v[i + 1]) < 0)
+            return -UL_EINVAL;
+        if (n == UL_RULE_MAGIC_MAX)
+            return -UL_ERANGE;
+        out[n++] = (uint8_t)(hex_digit(v[i]) << 4 | hex_digit(v[i + 1]));
+        i += 2;
+    }
+    if (n == 0)
+        return -UL_EINVAL;
+    *ret_len = (uint8_t)n;
+    return 0;
+}
+
+/*
+ * An NTFS path glob: absolute, '/' read as '\', no empty, "." or ".."
+ * components (they never match the canonical paths the walk produces), none
+ * of the characters Windows forbids in names except the wildcards.
+ */
+static int parse_rule_path(const char *v, size_t vlen, char *out, const char **ret_why)
+{
+    if (vlen == 0 || vlen >= UL_RULE_PATH_MAX) {
+        *ret_why = "must be 1..199 characters";
+        return -UL_EINVAL;
+    }
+    for (size_t i = 0; i < vlen; i++) {
+        char c = v[i] == '/' ? '\\' : v[i];
+        if ((unsigned char)c < 0x20 || c == 0x7f || c == '"' || c == ':' || c == '<' ||
+            c == '>' || c == '|') {
+            *ret_why = "has a character NTFS names cannot hold";
+            return -UL_EINVAL;
+        }
+        out[i] = c;
+    }
+    out[vlen] = 0;
+    if (out[0] != '\\') {
+        *ret_why = "must be absolute (\\Windows\\...)";
+        return -UL_EINVAL;
+    }
+    for (size_t i = 1, start = 1; i <= vlen; i++) {
+        if (i < vlen && out[i] != '\\')
+            continue;
+        size_t len = i - start;
+        if (len == 0 || (len == 1 && out[start] == '.') ||
+            (len == 2 && out[start] == '.' && out[start + 1] == '.')) {
+            *ret_why = "has an empty, '.' or '..' component";
+            return -UL_EINVAL;
+        }
+        start = i + 1;
+    }
+    return 0;
+}
+
+static void set_rule_key(struct parser *ps, uint32_t ln, const char *k, size_t klen,
+                         const char *v, size_t vlen)
+{
+    struct ul_rule *r = ps->rule;
+    struct ul_diags *d = ps->d;
+    char qv[48], qk[40];
+    /* A new rule that could not be read as written is not used at all. */
+    const char *tail = ps->rule_new ? "; rule disabled" : "; unchanged";
+    quote(qv, sizeof(qv), v, vlen);
+    quote(qk, sizeof(qk), k, klen);
+
+    if (eq(k, klen, "path")) {
+        char path[UL_RULE_PATH_MAX];
+        const char *why = "";
+        if (parse_rule_path(v, vlen, path, &why) < 0) {
+            diag(d, ln, false, "path: '%s' %s%s", qv, why, tail);
+            goto bad;
+        }
+        ul_strlcpy(r->path, path, sizeof(r->path));
+        return;
+    }
+    if (eq(k, klen, "content")) {
+        static const enum ul_rule_content all[] = { UL_CONTENT_ANY, UL_CONTENT_BAD_MAGIC,
+                                                    UL_CONTENT_ZERO,
+                                                    UL_CONTENT_BAD_MAGIC_OR_ZERO };
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+            if (eq(v, vlen, ul_rule_content_name(all[i]))) {
+                r->content = all[i];
+                return;
+            }
+        }
+        diag(d, ln, false, "content: '%s' is not any|bad-magic|zero|bad-magic-or-zero%s", qv,
+             tail);
+        goto bad;
+    }
+    if (eq(k, klen, "magic")) {
+        uint8_t m[UL_RULE_MAGIC_MAX];
+        uint8_t n;
+        int err = parse_magic(v, vlen, m, &n);
+        if (err < 0) {
+            diag(d, ln, false, "magic: '%s' is not %s%s", qv,
+                 err == -UL_ERANGE ? "at most 16 bytes" : "hex bytes (AA AA ...)", tail);
+            goto bad;
+        }
+        ul_memset(r->magic, 0, sizeof(r->magic));
+        ul_memcpy(r->magic, m, n);
+        r->magic_len = n;
+        return;
+    }
+    if (eq(k, klen, "skip_microsoft_dirs") || eq(k, klen, "enabled")) {
+        bool b;
+        if (parse_bool(v, vlen, &b) < 0) {
+            diag(d, ln, false, "%s: '%s' is not yes|no%s", qk, qv, tail);
+            goto bad;
+        }
+        if (eq(k, klen, "enabled"))
+            r->enabled = b;
+        else
+            r->skip_microsoft_dirs = b;
+        return;
+    }
+    diag(d, ln, false, "unknown key '%s' in [rule %s]%s", qk, r->name,
+         ps->rule_new ? "; rule disabled" : " (ignored)");
+bad:
+    if (ps->rule_new)
+        ps->broken |= 1u << (uint32_t)(r - ps->cfg->rules.r);
+}
+
+static void set_quarantine_key(struct parser *ps, uint32_t ln, const char *k, size_t klen,
+                               const char *v, size_t vlen)
+{
+    char qv[48], qk[40];
+    quote(qv, sizeof(qv), v, vlen);
+    quote(qk, sizeof(qk), k, klen);
+
+    for (size_t i = 0; i < sizeof(quarantine_keys) / sizeof(quarantine_keys[0]); i++) {
+        const struct num_key *nk = &quarantine_keys[i];
+        if (!eq(k, klen, nk->name))
+            continue;
+        uint32_t val;
+        if (ul_parse_u32(v, vlen, &val) < 0 || val < nk->min || val > nk->max) {
+            diag(ps->d, ln, false, "%s: '%s' is not a number in %u..%u; using the default",
+                 nk->name, qv, nk->min, nk->max);
+            return;
+        }
+        *(uint32_t *)((char *)&ps->cfg->rules + nk->offset) = val;
+        return;
+    }
+    diag(ps->d, ln, false, "unknown key '%s' in [quarantine] (ignored)", qk);
+}
+
 uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
                          struct ul_diags *diags)
 {
     uint32_t ln = 0;
-    bool in_unloop = true; /* keys before any section header belong to [unloop] */
+    /* Keys before any section header belong to [unloop]. */
+    struct parser ps = { .cfg = cfg, .d = diags, .sec = SEC_UNLOOP };
 
     ul_memset(diags, 0, sizeof(*diags));
     if (len > UL_CONFIG_MAX_SIZE) {
@@ -238,19 +549,15 @@ uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
 
         if (line[0] == '[') {
             if (line[n - 1] != ']') {
+                finish_rule(&ps, ln);
                 diag(diags, ln, false, "section header without ']'");
-                in_unloop = false;
+                ps.sec = SEC_IGNORED;
                 continue;
             }
             const char *name = line + 1;
             size_t nlen = n - 2;
             trim(&name, &nlen);
-            in_unloop = eq(name, nlen, "unloop");
-            if (!in_unloop) {
-                char q[40];
-                quote(q, sizeof(q), name, nlen);
-                diag(diags, ln, false, "unknown section [%s]; its keys are ignored", q);
-            }
+            start_section(&ps, ln, name, nlen);
             continue;
         }
 
@@ -280,9 +587,20 @@ uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
             diag(diags, ln, false, "missing key name before '='");
             continue;
         }
-        if (!in_unloop)
-            continue;
-        set_key(cfg, diags, ln, k, klen, v, vlen);
+        switch (ps.sec) {
+        case SEC_UNLOOP:
+            set_key(cfg, diags, ln, k, klen, v, vlen);
+            break;
+        case SEC_RULE:
+            set_rule_key(&ps, ln, k, klen, v, vlen);
+            break;
+        case SEC_QUARANTINE:
+            set_quarantine_key(&ps, ln, k, klen, v, vlen);
+            break;
+        case SEC_IGNORED:
+            break;
+        }
     }
+    finish_rule(&ps, ln);
     return diags->errors;
 }

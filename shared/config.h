@@ -14,6 +14,26 @@
  *   handoff = chainload    # chainload|bootnext|auto
  *   log_level = info       # error|warning|notice|info|debug
  *   log_size = 64          # KiB kept in \EFI\unloop\log before rotating
+ *
+ *   [rule NAME]            # a built-in name (crowdstrike-channel,
+ *                          # vendor-drivers) changes that rule; a new one adds
+ *                          # a rule (at most UL_RULES_MAX in all)
+ *   path = \Windows\System32\drivers\Acme\*.sys   # absolute; '/' becomes '\'
+ *   content = any          # any|bad-magic|zero|bad-magic-or-zero
+ *   magic = AA AA AA AA    # hex, up to 16 bytes; ' ', ':' or '-' between bytes
+ *   skip_microsoft_dirs = no
+ *   enabled = yes
+ *
+ *   [quarantine]
+ *   window_hours = 6       # no last-good time: hours before the first failed attempt (1..720)
+ *   bare_window_hours = 24 # no unloop state: hours before the newest match (1..720)
+ *   max_files = 64         # most files the wide rung moves (1..1024)
+ *
+ * In a rule the file adds, any problem disables that rule (a rule only
+ * half understood could quarantine more than its author meant); a new rule
+ * without a path is dropped.  In a built-in rule the key keeps its value.
+ * content = bad-magic or bad-magic-or-zero without a magic: the rule is
+ * disabled (nothing could be told apart by its magic).
  */
 #ifndef UL_CONFIG_H
 #define UL_CONFIG_H
@@ -23,6 +43,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "rules.h"
 
 #define UL_LOADER_MAX 256
 
@@ -55,6 +76,7 @@ struct ul_config {
     enum ul_handoff handoff;
     enum ul_log_level log_level;
     uint32_t log_size_kib;
+    struct ul_rules rules;       /* quarantine rules, ul_rules_defaults() */
 };
 
 #define UL_CONFIG_MAX_DIAGS 16

@@ -13,10 +13,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* File times as Windows FILETIME: 100 ns units since 1601-01-01 UTC; 0 = unknown.
+ * On NTFS these are the $STANDARD_INFORMATION times (never the $FILE_NAME
+ * copies in directory indexes, which lag behind). */
+struct ul_times {
+    uint64_t creation;
+    uint64_t modification;      /* last data change */
+    uint64_t mft_change;        /* last metadata change */
+    uint64_t access;
+};
+
 struct ul_stat {
     uint64_t size;
     bool is_dir;
+    struct ul_times times;      /* zeros where the volume cannot tell */
+    uint64_t file_id;           /* NTFS MFT reference, inode number; 0 = unknown */
 };
+
+/* Called once per directory entry ("." and ".." are never passed); a
+ * non-zero return stops the listing and is returned by list(). */
+typedef int (*ul_list_cb)(void *arg, const char *name, const struct ul_stat *st);
 
 struct ul_volume_ops {
     /* Read up to len bytes at off; *ret_read is short at end of file.
@@ -33,6 +49,17 @@ struct ul_volume_ops {
     /* Rename within one directory; -UL_EEXIST if the target exists. */
     int (*rename)(void *ctx, const char *from, const char *to);
     int (*remove)(void *ctx, const char *path);
+
+    /* Optional (NULL where the volume cannot): */
+    /* Every entry of a directory, with its stat. Names are UTF-8. */
+    int (*list)(void *ctx, const char *dir, ul_list_cb cb, void *arg);
+    /* Move a file to another directory of the same volume (no data copy);
+     * -UL_EEXIST if the target exists.  May be two steps underneath (NTFS:
+     * link, then unlink): after a power cut both names can exist for one
+     * file (same file_id), which journal replay resolves. */
+    int (*move)(void *ctx, const char *from, const char *to);
+    /* Set the four times (e.g. to put back what a move changed). */
+    int (*set_times)(void *ctx, const char *path, const struct ul_times *times);
 };
 
 struct ul_volume {

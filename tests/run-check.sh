@@ -50,6 +50,15 @@ bp=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); bf=$(echo "$l
 [ "${bf:-1}" -eq 0 ] || grep -E '^FAIL' -A3 "$out"
 count bcd "${bp:-0}" "${bf:-1}"
 
+# 3b. the NTFS adapter (libntfs-3g) on real volumes, ntfs-3g tools as oracles
+out=$LOG/ntfs.log
+make --no-print-directory ntfs-test >"$out" 2>&1
+tp=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | grep -oE '[0-9]+' | head -1)
+tf=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$out" | grep -oE '[0-9]+' | head -1)
+if [ -z "$tp$tf" ]; then tf=1; tail -20 "$out"; fi
+[ "${tf:-0}" -eq 0 ] || grep -E 'FAILED|error' "$out" | head -20
+count ntfs "${tp:-0}" "${tf:-0}"
+
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
 if make --no-print-directory fuzz-smoke >"$LOG/fuzz.log" 2>&1; then

@@ -3,13 +3,14 @@
 
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
+include tests/ntfs/ntfs.mk
 
 QEMU_DEPS := $(B)/unloop.efi $(B)/unloop $(B)/stub-loader.efi $(IMAGE_TOOLS)
 
 # All tests: units, CLI, fuzz smoke, image check, QEMU integration. Prints a
 # closing "check: N passed, N failed" line; fails if anything failed.
 check: $(SETUP_STAMP)
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_TARGETS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_TARGETS) $(NTFS_TESTS)
 	@bash tests/run-check.sh
 
 demo: $(SETUP_STAMP)

@@ -17,8 +17,16 @@ FUZZ_DIR := build/fuzz
 
 FUZZ_NAMES := config boot-state regf regf-log
 FUZZ_TARGETS := $(FUZZ_DIR)/fuzz-config $(FUZZ_DIR)/fuzz-boot-state $(FUZZ_DIR)/fuzz-regf $(FUZZ_DIR)/fuzz-regf-log
+FUZZ_NAMES += gpt
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-gpt
+FUZZ_NAMES += journal
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-journal
+fuzz_src_journal := tests/fuzz/fuzz-journal.c shared/journal.c shared/quarantine.c shared/rules.c \
+	shared/config.c shared/log.c shared/time-util.c shared/crc32.c shared/string-util.c \
+	tests/unit/fake-volume.c
+fuzz_max_len_journal := 8192
 
-fuzz_src_config := tests/fuzz/fuzz-config.c shared/config.c shared/string-util.c
+fuzz_src_config := tests/fuzz/fuzz-config.c shared/config.c shared/rules.c shared/string-util.c
 # boot-state also writes through the fake ESP: parse, bump, write, read back.
 fuzz_src_boot-state := tests/fuzz/fuzz-boot-state.c shared/boot-state.c shared/crc32.c \
 	shared/string-util.c tests/unit/fake-volume.c
@@ -31,6 +39,10 @@ fuzz_max_len_config := 8192
 fuzz_max_len_boot-state := 8300
 # The largest real BCD stores are a few tens of KiB.
 fuzz_max_len_regf := 262144
+# gpt: the input is a disk (512- and 4096-byte sectors); the seeds are the
+# first 34 sectors of tables sfdisk wrote, room for both headers besides.
+fuzz_src_gpt := tests/fuzz/fuzz-gpt.c shared/gpt.c shared/crc32.c shared/string-util.c
+fuzz_max_len_gpt := 40960
 
 FUZZ_HDR := $(wildcard shared/*.h) tests/unit/fake-volume.h
 

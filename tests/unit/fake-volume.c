@@ -75,6 +75,7 @@ static struct fake_node *add(struct fake_volume *v, const char *norm, bool is_di
             memset(n, 0, sizeof(*n));
             n->used = true;
             n->is_dir = is_dir;
+            n->file_id = ++v->next_file_id;
             snprintf(n->path, sizeof(n->path), "%s", norm);
             return n;
         }
@@ -291,7 +292,8 @@ static int f_stat(void *ctx, const char *path, struct ul_stat *ret)
     n = find(v, p);
     if (!n)
         return -UL_ENOENT;
-    *ret = (struct ul_stat){ .size = n->size, .is_dir = n->is_dir };
+    *ret = (struct ul_stat){ .size = n->size, .is_dir = n->is_dir, .times = n->times,
+                             .file_id = n->file_id };
     return 0;
 }
 
@@ -438,6 +440,132 @@ static int f_remove(void *ctx, const char *path)
     return r;
 }
 
+static int f_list(void *ctx, const char *dir, ul_list_cb cb, void *arg)
+{
+    struct fake_volume *v = ctx;
+    char p[FAKE_PATH_MAX], par[FAKE_PATH_MAX];
+    int r;
+
+    if (v->powered_off)
+        return -UL_EIO;
+    r = normalise(dir, p);
+    if (r == 0)
+        r = gate(v, p);
+    if (r < 0)
+        return r;
+    if (!dir_exists(v, p))
+        return -UL_ENOENT;
+    for (size_t i = 0; i < FAKE_MAX_NODES; i++) {
+        struct fake_node *n = &v->nodes[i];
+        if (!n->used)
+            continue;
+        parent_of(n->path, par);
+        if (strcasecmp(par, p) != 0)
+            continue;
+        const char *name = strrchr(n->path, '\\') + 1;
+        struct ul_stat st = { .size = n->size, .is_dir = n->is_dir, .times = n->times,
+                              .file_id = n->file_id };
+        r = cb(arg, name, &st);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* One step of a move: a second name for the node (a copy sharing file_id). */
+static int do_link(struct fake_volume *v, const char *f, const char *t)
+{
+    char pt[FAKE_PATH_MAX];
+    struct fake_node *n = find(v, f), *m;
+    if (!n)
+        return -UL_ENOENT;
+    if (n->is_dir)
+        return -UL_EISDIR;
+    if (find(v, t))
+        return -UL_EEXIST;
+    parent_of(t, pt);
+    if (!dir_exists(v, pt))
+        return -UL_ENOENT;
+    n = find(v, f);
+    m = add(v, t, false);
+    if (!m)
+        return -UL_ENOSPC;
+    n = find(v, f);
+    v->next_file_id--; /* add() took a new id: the link shares the old one */
+    m->file_id = n->file_id;
+    m->times = n->times;
+    m->times.mft_change = v->move_stamp;
+    if (n->size) {
+        m->data = malloc(n->size);
+        if (!m->data) {
+            memset(m, 0, sizeof(*m));
+            return -UL_ENOMEM;
+        }
+        memcpy(m->data, n->data, n->size);
+        m->size = n->size;
+    }
+    return 0;
+}
+
+static int f_move(void *ctx, const char *from, const char *to)
+{
+    struct fake_volume *v = ctx;
+    char f[FAKE_PATH_MAX], t[FAKE_PATH_MAX];
+    int r;
+
+    v->n_moves++;
+    r = normalise(from, f);
+    if (r == 0)
+        r = normalise(to, t);
+    if (r < 0)
+        return r;
+    unsigned opnr = ++v->n_ops;
+    r = cut_before(v, opnr);
+    if (r == 0 && v->powered_off)
+        r = -UL_EIO;
+    if (r == 0)
+        r = gate(v, f);
+    if (r == 0)
+        r = gate(v, t);
+    if (r == 0)
+        r = do_link(v, f, t);
+    log_op(v, opnr, FAKE_OP_LINK, f, t, 0, r);
+    if (r < 0)
+        return r;
+    opnr = ++v->n_ops;
+    r = cut_before(v, opnr);
+    if (r == 0) {
+        struct fake_node *n = find(v, f);
+        free(n->data);
+        memset(n, 0, sizeof(*n));
+    }
+    log_op(v, opnr, FAKE_OP_UNLINK, f, NULL, 0, r);
+    return r;
+}
+
+static int f_set_times(void *ctx, const char *path, const struct ul_times *times)
+{
+    struct fake_volume *v = ctx;
+    char p[FAKE_PATH_MAX];
+    unsigned opnr = ++v->n_ops;
+    int r = cut_before(v, opnr);
+    if (r == 0 && v->powered_off)
+        r = -UL_EIO;
+    if (r == 0)
+        r = normalise(path, p);
+    if (r == 0)
+        r = gate(v, p);
+    if (r == 0) {
+        struct fake_node *n = find(v, p);
+        if (!n)
+            r = -UL_ENOENT;
+        else
+            n->times = *times;
+    }
+    log_op(v, opnr, FAKE_OP_SET_TIMES, path, NULL, 0, r);
+    return r;
+}
+
 const struct ul_volume_ops fake_volume_ops = {
     .read = f_read,
     .write = f_write,
@@ -445,7 +573,32 @@ const struct ul_volume_ops fake_volume_ops = {
     .mkdir = f_mkdir,
     .rename = f_rename,
     .remove = f_remove,
+    .list = f_list,
+    .move = f_move,
+    .set_times = f_set_times,
 };
+
+int fake_volume_set_times(struct fake_volume *v, const char *path, const struct ul_times *t)
+{
+    char p[FAKE_PATH_MAX];
+    int r = normalise(path, p);
+    if (r < 0)
+        return r;
+    struct fake_node *n = find(v, p);
+    if (!n)
+        return -UL_ENOENT;
+    n->times = *t;
+    return 0;
+}
+
+int fake_volume_link(struct fake_volume *v, const char *from, const char *to)
+{
+    char f[FAKE_PATH_MAX], t[FAKE_PATH_MAX];
+    int r = normalise(from, f);
+    if (r == 0)
+        r = normalise(to, t);
+    return r < 0 ? r : do_link(v, f, t);
+}
 
 void fake_volume_init(struct fake_volume *v)
 {

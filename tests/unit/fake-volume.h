@@ -28,6 +28,11 @@
  *                                       the file; mkdir, rename and remove do
  *                                       not happen.  Then every op fails with
  *                                       -UL_EIO until fake_volume_power_on(v)
+ * The optional ops behave like NTFS through libntfs-3g: list gives every
+ * entry of a directory with its stat; move (to any directory) is two
+ * mutating ops, link then unlink, so a cut between them leaves two names
+ * with one file_id; it stamps mft_change with v->move_stamp; set_times is
+ * one mutating op.
  * Every write call is counted and logged (path, offset, length, result);
  * every mutating op is counted and logged in op_log (kind, path(s), length,
  * result).  Renames and removes are atomic, as the core assumes of FAT
@@ -45,13 +50,14 @@
 
 #include "ops.h"
 
-#define FAKE_MAX_NODES 64
+#define FAKE_MAX_NODES 512
 #define FAKE_PATH_MAX 260
 #define FAKE_WRITE_LOG 64
 #define FAKE_OP_LOG 64
 #define FAKE_CUT_ALL ((size_t)-1)
 
-enum fake_op_kind { FAKE_OP_WRITE = 1, FAKE_OP_MKDIR, FAKE_OP_RENAME, FAKE_OP_REMOVE };
+enum fake_op_kind { FAKE_OP_WRITE = 1, FAKE_OP_MKDIR, FAKE_OP_RENAME, FAKE_OP_REMOVE,
+                    FAKE_OP_LINK, FAKE_OP_UNLINK, FAKE_OP_SET_TIMES };
 
 struct fake_op {
     enum fake_op_kind kind;
@@ -67,6 +73,8 @@ struct fake_node {
     char path[FAKE_PATH_MAX];   /* normalised: leading '\', no trailing '\' */
     uint8_t *data;
     size_t size;
+    struct ul_times times;      /* what stat reports; a move stamps mft_change */
+    uint64_t file_id;           /* shared by the two names of a file mid-move */
 };
 
 struct fake_write {
@@ -99,6 +107,11 @@ struct fake_volume {
     unsigned power_cuts;        /* how many cuts happened */
     char fail_path[FAKE_PATH_MAX];
     int fail_path_err;
+
+    /* NTFS-like optional ops (list, move, set_times) */
+    uint64_t next_file_id;
+    uint64_t move_stamp;        /* FILETIME a move writes into mft_change */
+    unsigned n_moves;
 };
 
 extern const struct ul_volume_ops fake_volume_ops;
@@ -119,6 +132,11 @@ bool fake_volume_exists(const struct fake_volume *v, const char *path);
 bool fake_volume_is_dir(const struct fake_volume *v, const char *path);
 /* A copy of a file as a NUL-terminated heap string (free() it), or NULL. */
 char *fake_volume_read_string(const struct fake_volume *v, const char *path);
+
+/* Set a file's times (set-up, no hooks). */
+int fake_volume_set_times(struct fake_volume *v, const char *path, const struct ul_times *t);
+/* A second name for a file (as an interrupted NTFS move leaves it). */
+int fake_volume_link(struct fake_volume *v, const char *from, const char *to);
 
 /* Fault hooks; n counts write calls from now, 1 = the next one. */
 void fake_volume_fail_write(struct fake_volume *v, unsigned n, int err);

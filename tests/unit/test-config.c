@@ -348,6 +348,21 @@ static void test_unknown_keys_and_sections(void **state)
     expect_one_error("[]\n", 1, "unknown section", NULL);
     expect_one_error("[\n", 1, "section", NULL);
 
+    /* [quarantine] and [rule NAME] are sections now (test-rules.c has the
+     * details); [unloop] keys there are unknown keys, not silently ignored. */
+    expect_clean("[quarantine]\nmax_files = 8\n[rule vendor-drivers]\nenabled = no\n"
+                 "[unloop]\nthreshold = 7\n");
+    assert_int_equal(cfg.threshold, 7);
+    assert_int_equal(cfg.rules.max_files, 8);
+    expect_one_error("[quarantine]\nthreshold = 9\n", 2, "unknown key", "threshold");
+    assert_int_equal(cfg.threshold, 3);
+    expect_one_error("[rule crowdstrike-channel]\nthreshold = 9\n", 2, "unknown key", "threshold");
+    assert_int_equal(cfg.threshold, 3);
+    expect_one_error("[rule]\nthreshold = 9\n", 1, "name", NULL); /* keys skipped */
+    assert_int_equal(cfg.threshold, 3);
+    expect_one_error("[rules]\nthreshold = 9\n", 1, "unknown section", "rules");
+    assert_memory_equal(&cfg, &defaults, sizeof(cfg));
+
     /* Lines that are not key = value. */
     expect_one_error("\n\nthreshold 5\n", 3, "key = value", "threshold 5");
     assert_int_equal(cfg.threshold, 3);
