@@ -31,15 +31,15 @@ HOST_SHARED_OBJ := $(SHARED_SRC:%.c=$(B)/host/%.o)
 
 $(B)/host/%.o: %.c $(SHARED_HDR) | $(SETUP_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -c $< -o $@
+	$(CC) $(HOST_CFLAGS) $(shell pkg-config --cflags fdisk) -c $< -o $@
 
 CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-cmd.c \
-	recovery/ntfs-volume.c
+	recovery/ntfs-volume.c recovery/ntfs-cmd.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
 $(CLI_OBJ): $(wildcard recovery/*.h)
 
 $(B)/unloop: $(CLI_OBJ) $(HOST_SHARED_OBJ)
-	$(CC) $(HOST_CFLAGS) -o $@ $^ -lntfs-3g
+	$(CC) $(HOST_CFLAGS) -o $@ $^ -lntfs-3g $(shell pkg-config --libs fdisk)
 
 # ---------------------------------------------------------------- UEFI builds
 # gnu-efi from Debian (pinned in scripts/setup.sh); protocols are called

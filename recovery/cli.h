@@ -14,11 +14,24 @@ enum {
     EXIT_BAD_HIVE = 5,
 };
 
+#include <stdint.h>
+
 struct cli_opts {
     const char *esp;
     const char *bcd;
     bool json;
     bool network;
+    /* scan / quarantine / restore / journal */
+    int partition;              /* --partition N, 0 = find the Windows volume */
+    const char *config;         /* --config FILE: rules */
+    const char *rule;           /* --rule NAME: only this rule */
+    bool have_since;
+    int64_t since;              /* --since TIME, UTC seconds */
+    bool dry_run;
+    bool newest;                /* --newest: only the newest candidate (ladder step 2) */
+    bool reset_log;             /* --reset-log: policy allows discarding an unclean $LogFile */
+    bool remove_hiberfile;      /* --remove-hiberfile: policy allows discarding hibernation */
+    uint64_t run;               /* restore --run ID */
 };
 
 extern const char *prog;
@@ -26,6 +39,13 @@ extern const char *prog;
 int usage_error(const char *fmt, const char *arg);
 /* The ESP directory named by --esp, $UNLOOP_ESP or a usual mount point; NULL if none. */
 const char *find_esp(const char *given);
+
+/* ntfs-cmd.c */
+int cmd_scan(const struct cli_opts *o, const char *disk);
+int cmd_quarantine(const struct cli_opts *o, const char *disk);
+int cmd_restore(const struct cli_opts *o, const char *disk);
+int cmd_journal(const struct cli_opts *o, const char *disk);
+int parse_utc_time(const char *s, int64_t *ret);
 
 /* bcd-cmd.c */
 struct ul_mem;

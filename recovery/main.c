@@ -43,6 +43,11 @@ static const char usage_text[] =
     "                        Safe Mode of the default Windows loader in the BCD store\n"
     "  bcd list (--esp DIR | --bcd FILE)\n"
     "                        the objects of a BCD store\n"
+    "  scan DISK             recently changed third-party driver content on the Windows\n"
+    "                        volume of DISK (a disk, a disk image or an NTFS volume image)\n"
+    "  quarantine DISK       move it to \\unloop.quarantine (journaled; never deletes)\n"
+    "  restore DISK          put back the files of the last (or --run ID) quarantine\n"
+    "  journal DISK          what was quarantined and restored, file by file\n"
     "  help                  this text\n"
     "\n"
     "Options:\n"
@@ -50,6 +55,18 @@ static const char usage_text[] =
     "                /boot/efi, /efi or /boot, whichever holds an EFI directory)\n"
     "  --bcd FILE    a BCD store file instead of the ESP's \\EFI\\Microsoft\\Boot\\BCD\n"
     "  --network     with 'safe-mode on': Safe Mode with networking\n"
+    "  --partition N the Windows volume is partition N of DISK (default: found by\n"
+    "                looking for \\Windows\\System32 on the basic data partitions)\n"
+    "  --since TIME  recent means changed after TIME (UTC: 2024-07-19T04:00:00Z, @SECONDS);\n"
+    "                default: the last good boot in --esp DIR's state, else 24 h before\n"
+    "                the newest matching file\n"
+    "  --config FILE rules from FILE (default: --esp DIR's unloop.conf, else built in)\n"
+    "  --rule NAME   only this rule\n"
+    "  --newest      quarantine only the newest candidate\n"
+    "  --dry-run     show what quarantine would move, change nothing\n"
+    "  --run ID      restore this run (YYYYMMDD-hhmmss) instead of the last one\n"
+    "  --reset-log   allow discarding an unclean NTFS $LogFile (default: refuse)\n"
+    "  --remove-hiberfile  allow discarding a hibernated session (default: refuse)\n"
     "  --json        machine-readable output on stdout (keys documented in unloop(8))\n"
     "  -h, --help    this text\n"
     "  --version     print the version\n"
@@ -409,6 +426,15 @@ int main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "bcd", required_argument, NULL, 'b' },
         { "network", no_argument, NULL, 'n' },
+        { "partition", required_argument, NULL, 'p' },
+        { "config", required_argument, NULL, 'c' },
+        { "rule", required_argument, NULL, 'r' },
+        { "since", required_argument, NULL, 's' },
+        { "dry-run", no_argument, NULL, 'd' },
+        { "newest", no_argument, NULL, 'N' },
+        { "reset-log", no_argument, NULL, 'R' },
+        { "remove-hiberfile", no_argument, NULL, 'H' },
+        { "run", required_argument, NULL, 'u' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { 0 },
@@ -424,6 +450,42 @@ int main(int argc, char **argv)
         case 'j': o.json = true; break;
         case 'b': o.bcd = optarg; break;
         case 'n': o.network = true; break;
+        case 'p': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 128)
+                return usage_error("--partition needs a number 1..128, not '%s'", optarg);
+            o.partition = (int)v;
+            break;
+        }
+        case 'c': o.config = optarg; break;
+        case 'r': o.rule = optarg; break;
+        case 's':
+            if (parse_utc_time(optarg, &o.since) < 0)
+                return usage_error("--since needs a UTC time like 2024-07-19T04:00:00Z, not '%s'",
+                                   optarg);
+            o.have_since = true;
+            break;
+        case 'd': o.dry_run = true; break;
+        case 'N': o.newest = true; break;
+        case 'R': o.reset_log = true; break;
+        case 'H': o.remove_hiberfile = true; break;
+        case 'u': {
+            uint64_t v = 0;
+            int digits = 0;
+            for (const char *q = optarg; *q; q++) {
+                if (*q == '-' && digits == 8)
+                    continue;
+                if (*q < '0' || *q > '9')
+                    return usage_error("--run needs an ID like 20240719-050000, not '%s'", optarg);
+                v = v * 10 + (uint64_t)(*q - '0');
+                digits++;
+            }
+            if (digits != 14)
+                return usage_error("--run needs an ID like 20240719-050000, not '%s'", optarg);
+            o.run = v;
+            break;
+        }
         case 'h': fputs(usage_text, stdout); return EXIT_OK;
         case 'V': printf("unloop %s\n", UL_VERSION); return EXIT_OK;
         case '?':
@@ -461,6 +523,17 @@ int main(int argc, char **argv)
         if (nargs != 2)
             return usage_error("%s", "usage: unloop safe-mode status|on|off (--esp DIR | --bcd FILE)");
         return cmd_safe_mode(&o, args[1]);
+    }
+    if (strcmp(cmd, "scan") == 0 || strcmp(cmd, "quarantine") == 0 ||
+        strcmp(cmd, "restore") == 0 || strcmp(cmd, "journal") == 0) {
+        if (nargs != 2)
+            return usage_error("%s needs exactly one DISK (a disk, disk image or NTFS image)", cmd);
+        switch (cmd[0]) {
+        case 's': return cmd_scan(&o, args[1]);
+        case 'q': return cmd_quarantine(&o, args[1]);
+        case 'r': return cmd_restore(&o, args[1]);
+        default: return cmd_journal(&o, args[1]);
+        }
     }
     if (strcmp(cmd, "bcd") == 0) {
         if (nargs != 2 || strcmp(args[1], "list") != 0)

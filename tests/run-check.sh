@@ -59,6 +59,15 @@ if [ -z "$tp$tf" ]; then tf=1; tail -20 "$out"; fi
 [ "${tf:-0}" -eq 0 ] || grep -E 'FAILED|error' "$out" | head -20
 count ntfs "${tp:-0}" "${tf:-0}"
 
+# 3c. scan / quarantine / restore through the CLI on real NTFS volumes
+out=$LOG/quarantine.log
+python3 tests/quarantine/test_quarantine.py >"$out" 2>&1
+line=$(grep -E '^quarantine: [0-9]+ passed' "$out" | tail -1)
+qp_=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); qf_=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+[ -n "$line" ] || { qp_=0; qf_=1; tail -20 "$out"; }
+[ "${qf_:-1}" -eq 0 ] || grep -E '^FAIL' -A3 "$out"
+count quarantine "${qp_:-0}" "${qf_:-1}"
+
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
 if make --no-print-directory fuzz-smoke >"$LOG/fuzz.log" 2>&1; then
