@@ -89,4 +89,6 @@ all: $(B)/unloop.efi $(B)/unloop $(B)/stub-loader.efi $(IMAGE_TOOLS)
 clean:
 	rm -rf $(B)
 
-.PHONY: all clean setup check demo bench fuzz unit
+.PHONY: all clean setup check demo bench fuzz unit efi-ntfs
+
+include efi/ntfs.mk

@@ -111,10 +111,13 @@ def test_safe_mode_one_boot_then_cleared(m):
 
 
 def test_safe_mode_cleared_by_bless(m):
-    """bless on a mounted ESP (the OS agent) clears unloop's Safe Mode itself."""
+    """'4' at the menu sets Safe Mode with networking; bless on a mounted ESP (the
+    OS agent) clears unloop's Safe Mode itself."""
     m.esp_write("\\EFI\\unloop\\unloop.conf", TEST_CONF.replace(b"threshold = 3", b"threshold = 1"))
-    b = m.boot()
-    check(m.bcd_safeboot() == 0, "Safe Mode not set on attempt 1 with threshold 1", b)
+    b = m.boot(keys=[("any key stops the countdown", b"4")])
+    check("Safe Mode (network) set for the next boot" in b.text and b.reached_loader,
+          "'4' did not set Safe Mode with networking", b)
+    check(m.bcd_safeboot() == 1, "safeboot is not 1 (network) on the image", b)
     r = m.cli("bless", "--json", with_bcd=True)
     import json
     d = json.loads(r.stdout)
