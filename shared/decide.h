@@ -32,6 +32,10 @@ struct ul_caps {
     bool safe_mode;
     bool restore;
     bool firmware_setup;    /* the firmware supports OsIndications boot-to-UI */
+    /* Why quarantine / restore are unavailable this time, when the build has
+     * them ("no recent third-party driver content"); NULL = not in this build. */
+    const char *why_not_quarantine;
+    const char *why_not_restore;
 };
 
 struct ul_decision {

@@ -10,8 +10,13 @@ static void add(struct ul_menu *m, enum ul_action a, const char *label, const st
     it->key = (char)('1' + m->n_items);
     it->label = label;
     it->available = ul_action_available(a, caps);
+    const char *why = (a == UL_ACTION_QUARANTINE || a == UL_ACTION_QUARANTINE_WIDE)
+                          ? caps->why_not_quarantine
+                      : a == UL_ACTION_RESTORE ? caps->why_not_restore : NULL;
     if (!it->available) {
-        if (*ul_action_issue(a))
+        if (why)
+            ul_strlcpy(it->note, why, sizeof(it->note));
+        else if (*ul_action_issue(a))
             ul_snprintf(it->note, sizeof(it->note), "not available in this build (issue %s)",
                         ul_action_issue(a));
         else
@@ -59,6 +64,16 @@ void ul_menu_build(struct ul_menu *m, const struct ul_state *st, const struct ul
             m->default_index = i;
     m->timeout = d->timeout;
     m->wait = d->wait;
+}
+
+void ul_menu_add_line(struct ul_menu *m, const char *fmt, ...)
+{
+    va_list ap;
+    if (m->n_lines >= UL_MENU_MAX_LINES)
+        return;
+    va_start(ap, fmt);
+    ul_vsnprintf(m->lines[m->n_lines++], UL_MENU_LINE_LEN, fmt, ap);
+    va_end(ap);
 }
 
 int ul_menu_find_key(const struct ul_menu *m, char key)

@@ -15,8 +15,8 @@
 #include "decide.h"
 
 #define UL_MENU_MAX_ITEMS 10
-#define UL_MENU_MAX_LINES 4
-#define UL_MENU_LINE_LEN 100
+#define UL_MENU_MAX_LINES 8
+#define UL_MENU_LINE_LEN 128
 
 struct ul_menu_item {
     enum ul_action action;
@@ -39,6 +39,8 @@ struct ul_menu {
 
 void ul_menu_build(struct ul_menu *menu, const struct ul_state *st,
                    const struct ul_decision *d, const struct ul_caps *caps);
+/* One more status line (ignored when full). */
+void ul_menu_add_line(struct ul_menu *menu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Index of the item bound to key, or -1. */
 int ul_menu_find_key(const struct ul_menu *menu, char key);
 

@@ -134,6 +134,128 @@ int ul_safe_mode_clear_ours(const struct ul_volume *esp, const struct ul_mem *me
     return r;
 }
 
+/* ---- quarantine (issue #3) ---- */
+
+struct qctx {
+    struct ul_scan *scan;       /* from env->mem */
+    struct ul_journal j;
+    bool journal_ok;
+};
+
+static void copy_journal_to_esp(struct ul_env *env)
+{
+    uint8_t buf[UL_JREC_SIZE];
+    struct ul_stat st;
+    if (env->win.ops->stat(env->win.ctx, UL_JOURNAL_PATH, &st) < 0)
+        return;
+    /* Record by record: the ESP copy is for a technician and the CLI. */
+    for (uint64_t off = 0; off + UL_JREC_SIZE <= st.size; off += UL_JREC_SIZE) {
+        size_t got = 0;
+        if (env->win.ops->read(env->win.ctx, UL_JOURNAL_PATH, off, buf, sizeof(buf), &got) < 0 ||
+            got != sizeof(buf) ||
+            env->esp.ops->write(env->esp.ctx, UL_JOURNAL_ESP_PATH, off, buf, sizeof(buf)) < 0) {
+            ul_logf(env->log, UL_LOG_WARNING, "cannot copy the quarantine journal to the ESP");
+            return;
+        }
+    }
+}
+
+/* Before deciding: can quarantine or restore help on this attempt? */
+static void prepare_quarantine(struct ul_env *env, struct ul_run_result *res, struct qctx *q)
+{
+    static const char no_win[] = "no Windows volume found";
+    env->caps.why_not_quarantine = env->caps.why_not_restore = NULL;
+    if (!env->have_win) {
+        env->caps.why_not_quarantine = env->caps.why_not_restore = no_win;
+        return;
+    }
+    if (env->win_why_not) {
+        env->caps.why_not_quarantine = env->caps.why_not_restore = env->win_why_not;
+        return;
+    }
+    int r = ul_journal_open(&q->j, &env->win, UL_JOURNAL_PATH);
+    if (r == 0)
+        r = ul_journal_replay(&env->win, &q->j, &env->mem, env->log);
+    if (r < 0) {
+        ul_log_err(env->log, r, "the quarantine journal cannot be read or replayed");
+        env->caps.why_not_quarantine = env->caps.why_not_restore = "quarantine journal unreadable";
+        return;
+    }
+    q->journal_ok = true;
+
+    struct ul_jfile *f;
+    uint32_t n;
+    env->caps.restore = false;
+    if (ul_journal_files(&q->j, &env->mem, &f, &n) == 0) {
+        for (uint32_t i = 0; i < n; i++)
+            env->caps.restore |= f[i].state == UL_J_DONE_MOVE;
+        env->mem.ops->free(env->mem.ctx, f);
+    }
+    if (!env->caps.restore)
+        env->caps.why_not_restore = "nothing in quarantine";
+
+    q->scan = env->mem.ops->alloc(env->mem.ctx, sizeof(*q->scan));
+    if (!q->scan) {
+        env->caps.why_not_quarantine = "out of memory";
+        return;
+    }
+    struct ul_recency_in in = {
+        .last_good_utc = res->state.last_good,
+        .first_attempt = res->state.first_attempt,
+        .first_attempt_tz = res->state.clock_tz,
+    };
+    r = ul_scan(&env->win, &res->cfg.rules, &in, q->scan, env->log);
+    if (r < 0) {
+        env->caps.why_not_quarantine = "the scan failed (see the log)";
+        return;
+    }
+    res->candidates = q->scan->n;
+    env->caps.quarantine = q->scan->n > 0;
+    if (!q->scan->n)
+        env->caps.why_not_quarantine = "no recent third-party driver content";
+    ul_logf(env->log, UL_LOG_NOTICE, "scan: %u recent candidate%s (%u files match the rules)",
+            q->scan->n, q->scan->n == 1 ? "" : "s", q->scan->matched);
+    for (uint32_t i = 0; i < q->scan->n && i < 8; i++)
+        ul_logf(env->log, UL_LOG_NOTICE, "  candidate %s (%llu bytes)%s", q->scan->c[i].path,
+                (unsigned long long)q->scan->c[i].size, q->scan->c[i].all_zero ? " all zero" : "");
+}
+
+static void do_quarantine(struct ul_env *env, struct ul_run_result *res, struct qctx *q,
+                          enum ul_action action, struct ul_time now)
+{
+    struct ul_qreport rep;
+    int r;
+    if (action == UL_ACTION_RESTORE) {
+        r = ul_restore(&env->win, &q->j, &env->mem, 0, &rep, env->log);
+        res->restored = rep.moved;
+    } else {
+        enum ul_rung rung = action == UL_ACTION_QUARANTINE_WIDE ? UL_RUNG_QUARANTINE_WIDE
+                                                                : UL_RUNG_QUARANTINE_NEWEST;
+        r = env->win.ops->mkdir(env->win.ctx, UL_QUARANTINE_DIR);
+        if (r == -UL_EEXIST)
+            r = 0;
+        if (r == 0)
+            r = ul_quarantine(&env->win, q->scan,
+                              rung == UL_RUNG_QUARANTINE_WIDE ? UL_Q_WIDE : UL_Q_NEWEST,
+                              res->cfg.rules.max_files,
+                              ul_run_id_from_time(now.valid ? now.secs : 0), &q->j, &rep,
+                              env->log);
+        res->quarantined = rep.moved;
+        if (rep.moved) {
+            if (res->state.rung < rung)
+                res->state.rung = (uint8_t)rung;
+            int w = ul_state_write(&env->esp, &res->state, &res->state_info);
+            if (w < 0)
+                ul_log_err(env->log, w, "cannot record the quarantine step in %s", UL_STATE_PATH);
+        }
+    }
+    if (r < 0 && env->ui->notice)
+        env->ui->notice(env->ui_ctx, action == UL_ACTION_RESTORE
+                                         ? "Restore did not complete (see the log); continuing the boot"
+                                         : "Quarantine did not complete (see the log); continuing the boot");
+    copy_journal_to_esp(env);
+}
+
 /* Returns the action chosen by a person or the countdown. */
 static enum ul_action drive_menu(struct ul_env *env, struct ul_menu *menu, uint32_t log_max)
 {
@@ -225,29 +347,53 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
             res->state_saved = true;
     }
 
+    /* Only a looping machine pays for opening the journal and scanning. */
+    struct qctx q = { 0 };
+    if (env->mem.ops && !err && res->state.attempts >= res->cfg.threshold)
+        prepare_quarantine(env, res, &q);
+
     ul_decide(&res->state, &res->cfg, &env->caps, &res->decision);
     const struct ul_decision *d = &res->decision;
 
     if (!d->show_menu) {
         ul_logf(env->log, UL_LOG_INFO, "attempt %u of %u since the last good boot: starting %s",
                 res->state.attempts, res->cfg.threshold, res->cfg.loader);
-        return;
+        goto out;
     }
 
     ul_logf(env->log, UL_LOG_WARNING,
             "boot loop detected: attempt %u, threshold %u; recovery step %u (%s)",
             res->state.attempts, res->cfg.threshold, d->rung, ul_rung_name(d->rung));
-    for (uint32_t i = 0; i < d->n_skipped; i++)
-        ul_logf(env->log, UL_LOG_NOTICE, "step %u (%s): not available in this build (issue %s)",
-                d->skipped[i], ul_rung_name(d->skipped[i]),
-                ul_action_issue(ul_rung_action(d->skipped[i])));
+    for (uint32_t i = 0; i < d->n_skipped; i++) {
+        enum ul_action a = ul_rung_action(d->skipped[i]);
+        const char *why = (a == UL_ACTION_QUARANTINE || a == UL_ACTION_QUARANTINE_WIDE)
+                              ? env->caps.why_not_quarantine : NULL;
+        if (why)
+            ul_logf(env->log, UL_LOG_NOTICE, "step %u (%s): not possible: %s", d->skipped[i],
+                    ul_rung_name(d->skipped[i]), why);
+        else
+            ul_logf(env->log, UL_LOG_NOTICE, "step %u (%s): not available in this build (issue %s)",
+                    d->skipped[i], ul_rung_name(d->skipped[i]), ul_action_issue(a));
+    }
 
     if (!env->ui || !env->ui->menu) {
         ul_logf(env->log, UL_LOG_WARNING, "no console for the menu; continuing the boot");
-        return;
+        goto out;
     }
     struct ul_menu menu;
     ul_menu_build(&menu, &res->state, d, &env->caps);
+    /* What quarantine would move, before anything moves (issue #3). */
+    if (q.scan && q.scan->n) {
+        char when[24];
+        ul_menu_add_line(&menu, "Recently changed third-party driver content (%u file%s), UTC:",
+                         q.scan->n, q.scan->n == 1 ? "" : "s");
+        for (uint32_t i = 0; i < q.scan->n && menu.n_lines < UL_MENU_MAX_LINES; i++) {
+            const struct ul_candidate *c = &q.scan->c[i];
+            ul_time_format(ul_unix_from_filetime(c->times.modification), when, sizeof(when));
+            ul_menu_add_line(&menu, "  %.16s %9llu %s %s", when, (unsigned long long)c->size,
+                             c->all_zero ? "zero" : "    ", c->path);
+        }
+    }
     res->menu_shown = true;
     res->action = drive_menu(env, &menu, res->cfg.log_size_kib * 1024u);
     ul_logf(env->log, UL_LOG_NOTICE, "action: %s", ul_action_name(res->action));
@@ -289,4 +435,12 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
         /* Either way the boot goes on (fail open). */
         res->action = UL_ACTION_CONTINUE;
     }
+    if ((res->action == UL_ACTION_QUARANTINE || res->action == UL_ACTION_QUARANTINE_WIDE ||
+         res->action == UL_ACTION_RESTORE) && q.journal_ok) {
+        do_quarantine(env, res, &q, res->action, now);
+        res->action = UL_ACTION_CONTINUE;
+    }
+out:
+    if (q.scan)
+        env->mem.ops->free(env->mem.ctx, q.scan);
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "menu.h"
 #include "ops.h"
+#include "quarantine.h"
 
 struct ul_ui_ops {
     /*
@@ -41,6 +42,10 @@ struct ul_env {
     void *ui_ctx;
     struct ul_caps caps;
     struct ul_mem mem;          /* for the BCD store; ops NULL = no Safe Mode */
+    /* The Windows volume (NTFS), when the adapter found one: quarantine. */
+    struct ul_volume win;
+    bool have_win;
+    const char *win_why_not;    /* why writing to it is refused (unclean $LogFile, ...) */
 };
 
 struct ul_run_result {
@@ -53,6 +58,9 @@ struct ul_run_result {
     bool menu_shown;
     bool safe_mode_set;         /* this run set one-shot Safe Mode */
     bool safe_mode_cleared;     /* this run cleared unloop's Safe Mode after a good boot */
+    uint32_t quarantined;       /* files this run moved into quarantine */
+    uint32_t restored;
+    uint32_t candidates;        /* what the scan found */
 };
 
 /*

@@ -17,7 +17,7 @@ UNIT_NAMES := fake-volume string-util time-util crc32 boot-state config decide m
 UNIT_NAMES += bcd-store safe-mode
 UNIT_NAMES += gpt
 UNIT_NAMES += rules
-UNIT_NAMES += quarantine
+UNIT_NAMES += quarantine preboot-quarantine
 UNIT_TESTS := $(addprefix $(UNIT_BIN_DIR)/test-,$(UNIT_NAMES))
 
 # Shared sources per test (besides tests/unit/test-NAME.c and fake-volume.c).
@@ -31,15 +31,17 @@ unit_shared_decide      := decide.c boot-state.c crc32.c config.c rules.c string
 unit_shared_menu        := menu.c decide.c boot-state.c crc32.c config.c rules.c time-util.c string-util.c
 unit_shared_log         := log.c time-util.c string-util.c
 unit_shared_run         := run.c menu.c decide.c boot-state.c crc32.c config.c rules.c log.c \
-	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c
+	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c quarantine.c journal.c
 unit_shared_regf-log := regf-log.c regf.c string-util.c
 unit_shared_regf        := regf.c string-util.c
 unit_shared_gpt         := gpt.c crc32.c string-util.c
+unit_shared_preboot-quarantine := run.c menu.c decide.c boot-state.c crc32.c config.c rules.c \
+	log.c time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c quarantine.c journal.c
 unit_shared_quarantine  := quarantine.c journal.c rules.c config.c log.c time-util.c crc32.c \
 	string-util.c
 unit_shared_bcd-store   := bcd-store.c bcd.c regf.c regf-log.c log.c time-util.c string-util.c
 unit_shared_safe-mode   := run.c menu.c decide.c boot-state.c crc32.c config.c rules.c log.c \
-	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c
+	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c quarantine.c journal.c
 unit_shared_rules       := rules.c config.c string-util.c
 
 unit_objs = $(UNIT_OBJ_DIR)/tests/unit/test-$(1).o $(UNIT_OBJ_DIR)/tests/unit/fake-volume.o \
