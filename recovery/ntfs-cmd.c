@@ -361,8 +361,10 @@ int cmd_scan(const struct cli_opts *o, const char *disk)
         json_object_end(&j);
         json_finish(&j);
     } else {
-        printf("Volume:       %s%s%d (\"%s\")\n", t.disk, t.partno ? " partition " : "",
-               t.partno, t.probe.label);
+        if (t.partno)
+            printf("Volume:       %s partition %d (\"%s\")\n", t.disk, t.partno, t.probe.label);
+        else
+            printf("Volume:       %s (\"%s\")\n", t.disk, t.probe.label);
         printf("Rules:        %s; %u file%s match\n", rsrc, s.matched, s.matched == 1 ? "" : "s");
         printf("Recent after: %s (%s)\n\n", cut, s.cutoff_reason ? s.cutoff_reason : "");
         print_candidates(o, &rules, &s, NULL);

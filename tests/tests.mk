@@ -24,6 +24,7 @@ docs-screenshot: demo
 bench: $(SETUP_STAMP)
 	@$(MAKE) --no-print-directory $(QEMU_DEPS)
 	@python3 tests/qemu/bench.py
+	@python3 tests/bench/bench_scan.py
 
 qemu-test: $(SETUP_STAMP)
 	@$(MAKE) --no-print-directory $(QEMU_DEPS)
