@@ -136,6 +136,27 @@ class Machine:
         hexpart = line[0].split(":", 1)[1].split(",")
         return int.from_bytes(bytes(int(x, 16) for x in hexpart), "little")
 
+    # ---- the Windows (NTFS) volume, from the host (ntfs-3g tools) ----
+    def ntfs_image(self):
+        """The NTFS partition copied out as its own file (ntfs-3g tools take no offset)."""
+        out = os.path.join(self.dir, "ntfs.host")
+        subprocess.run(["dd", "if=" + self.disk, "of=" + out, "bs=1M",
+                        "iflag=skip_bytes,count_bytes", "skip=%d" % self.layout["ntfs_offset"],
+                        "count=%d" % self.layout["ntfs_size"], "conv=sparse", "status=none"],
+                       check=True)
+        return out
+
+    def ntfs_exists(self, path, vol=None):
+        vol = vol or self.ntfs_image()
+        d, _, name = path.replace("\\", "/").rpartition("/")
+        r = subprocess.run(["ntfsls", "-f", "-p", d or "/", vol], capture_output=True, text=True)
+        return r.returncode == 0 and name in r.stdout.split("\n")
+
+    def ntfs_consistent(self, vol=None):
+        vol = vol or self.ntfs_image()
+        r = subprocess.run(["ntfsfix", "-n", vol], capture_output=True, text=True)
+        return r.returncode == 0
+
     def cli(self, *args, with_bcd=False):
         """Run the real CLI on a copy of \\EFI\\unloop (and the BCD store if
         with_bcd), then copy changes back: what the OS agent does on a
