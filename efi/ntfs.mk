@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# libntfs-3g inside the UEFI build (DESIGN.md §1, "Volume stack for NTFS").
+#
+#   make efi-ntfs   build/efi/ntfs/libntfs-3g.a, efi/libc, and the test app
+#                   build/efi/ntfs/efi-ntfs-test.efi
+#
+# libntfs-3g is compiled from Debian's ntfs-3g source package, fetched and
+# unpacked under build/src/ by scripts/fetch-ntfs-3g.sh (pinned version and
+# sums there); never committed.  Our libc shim is efi/libc, our device ops and
+# volume ops are efi/efi-ntfs.c.  Not part of unloop.efi yet.
+
+NTFS3G_VER := 2022.10.3
+NTFS3G_DEB := 2022.10.3-1+deb12u3
+NTFS3G_DIR := $(B)/src/ntfs-3g-$(NTFS3G_VER)
+NTFS3G_STAMP := $(NTFS3G_DIR)/.unloop-unpacked-$(NTFS3G_DEB)
+NTFS_B := $(B)/efi/ntfs
+
+$(NTFS3G_STAMP): scripts/fetch-ntfs-3g.sh | $(SETUP_STAMP)
+	@bash scripts/fetch-ntfs-3g.sh
+
+# Every libntfs-3g/*.c but the POSIX and Win32 device ops (ours replace them).
+NTFS3G_FILES := acls attrib attrlist bitmap bootsect cache collate compat compress \
+	debug device dir ea efs index inode ioctl lcnalloc logfile logging mft misc \
+	mst object_id realpath reparse runlist security unistr volume xattrs
+NTFS3G_OBJ := $(NTFS3G_FILES:%=$(NTFS_B)/libntfs-3g/%.o)
+
+# No system header may be reached: only the compiler's freestanding headers
+# (stdint.h, stddef.h, stdarg.h, stdbool.h) and efi/libc/include.
+EFI_LIBC_INC := -nostdinc -isystem $(shell $(CC) -print-file-name=include) -Iefi/libc/include
+# Third-party code: the project's flags, but never -Werror, and quiet about
+# what libntfs-3g does on purpose.
+NTFS3G_CFLAGS := $(filter-out -Werror -Wextra,$(EFI_CFLAGS)) -Wno-error -w \
+	$(EFI_LIBC_INC) -I$(NTFS_B)/gen -I$(NTFS3G_DIR)/include/ntfs-3g \
+	-include efi/ntfs-config.h -DNO_NTFS_DEVICE_DEFAULT_IO_OPS \
+	-Ulinux -U__linux -U__linux__ -U__gnu_linux__ -Uunix -U__unix -U__unix__
+
+# Some files include "config.h" unconditionally.
+$(NTFS_B)/gen/config.h: efi/ntfs-config.h
+	@mkdir -p $(@D)
+	cp $< $@
+
+$(NTFS3G_DIR)/libntfs-3g/%.c: $(NTFS3G_STAMP) ;
+
+$(NTFS_B)/libntfs-3g/%.o: $(NTFS3G_DIR)/libntfs-3g/%.c efi/ntfs-config.h $(NTFS_B)/gen/config.h \
+		$(wildcard efi/libc/include/*.h efi/libc/include/sys/*.h) | $(NTFS3G_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(NTFS3G_CFLAGS) -c $< -o $@
+
+$(NTFS_B)/libntfs-3g.a: $(NTFS3G_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# Our code: the project's full warnings and -Werror.
+EFI_LIBC_SRC := $(wildcard efi/libc/*.c)
+EFI_LIBC_OBJ := $(EFI_LIBC_SRC:%.c=$(NTFS_B)/%.o)
+$(NTFS_B)/efi/libc/%.o: efi/libc/%.c $(wildcard efi/libc/include/*.h efi/libc/include/sys/*.h) | $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EFI_CFLAGS) $(EFI_LIBC_INC) -c $< -o $@
+
+$(NTFS_B)/libulibc.a: $(EFI_LIBC_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+# efi-ntfs.c sees libntfs-3g's headers, hence our libc's headers too, plus
+# gnu-efi's.
+EFI_NTFS_CFLAGS := $(EFI_CFLAGS) $(EFI_LIBC_INC) -I$(NTFS3G_DIR)/include/ntfs-3g \
+	-include efi/ntfs-config.h
+$(NTFS_B)/efi/%.o: efi/%.c efi/efi-ntfs.h efi/ntfs-config.h $(SHARED_HDR) \
+		$(wildcard efi/libc/include/*.h) | $(NTFS3G_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EFI_NTFS_CFLAGS) -c $< -o $@
+
+# The test app: efi-ntfs.c compiled again with UL_EFI_NTFS_TEST (its
+# efi_main) + the adapter + the pieces of unloop.efi it needs.
+$(NTFS_B)/efi/efi-ntfs-test.o: efi/efi-ntfs.c efi/efi-ntfs.h efi/ntfs-config.h $(SHARED_HDR) \
+		$(wildcard efi/libc/include/*.h) | $(NTFS3G_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EFI_NTFS_CFLAGS) -DUL_EFI_NTFS_TEST -c $< -o $@
+
+EFI_NTFS_TEST_OBJ := $(NTFS_B)/efi/efi-ntfs-test.o $(NTFS_B)/efi/efi-ntfs.o \
+	$(B)/efi/efi/efi-libc.o $(B)/efi/shared/string-util.o $(B)/efi/shared/time-util.o
+$(NTFS_B)/efi-ntfs-test.efi: $(EFI_NTFS_TEST_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
+	$(call efi_link,$(EFI_NTFS_TEST_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a,$@)
+
+efi-ntfs: $(NTFS_B)/libntfs-3g.a $(NTFS_B)/efi-ntfs-test.efi
+
+# Boot the test app in QEMU/OVMF and check the volume with ntfs-3g's tools.
+efi-ntfs-check: $(NTFS_B)/efi-ntfs-test.efi $(B)/stub-loader.efi $(IMAGE_TOOLS)
+	python3 tests/qemu/ntfs_smoke.py
+
+.PHONY: efi-ntfs-check
