@@ -54,7 +54,7 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 	-T $(EFI_LIB)/elf_x86_64_efi.lds -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
 
 EFI_SRC := efi/main.c efi/efi-util.c efi/efi-volume.c efi/efi-console.c \
-	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c
+	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c efi/efi-windows.c
 EFI_OBJ := $(EFI_SRC:%.c=$(B)/efi/%.o) $(SHARED_SRC:%.c=$(B)/efi/%.o)
 
 $(B)/efi/%.o: %.c $(SHARED_HDR) $(wildcard efi/*.h) | $(SETUP_STAMP)
@@ -71,8 +71,12 @@ define efi_link
 		$(2:.efi=.so) $(2)
 endef
 
-$(B)/unloop.efi: $(EFI_OBJ)
-	$(call efi_link,$^,$@)
+# libntfs-3g from Debian's source package, our libc shim and NTFS glue (efi/ntfs.mk).
+include efi/ntfs.mk
+EFI_NTFS_LINK := $(NTFS_B)/efi/efi-ntfs.o $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
+
+$(B)/unloop.efi: $(EFI_OBJ) $(EFI_NTFS_LINK)
+	$(call efi_link,$(EFI_OBJ) $(EFI_NTFS_LINK),$@)
 
 $(B)/stub-loader.efi: $(B)/efi/tests/stub-loader/stub-loader.o
 	$(call efi_link,$^,$@)
@@ -91,4 +95,3 @@ clean:
 
 .PHONY: all clean setup check demo bench fuzz unit efi-ntfs
 
-include efi/ntfs.mk

@@ -45,6 +45,9 @@ EFI_STATUS ul_efi_chainload(EFI_HANDLE self, EFI_HANDLE device, const char *path
                             const void *load_options, UINT32 load_options_size,
                             struct ul_log *log);
 
+/* efi-windows.c: the Windows volume for quarantine, opened only on a looping boot. */
+void ul_efi_windows_attach(struct ul_env *env);
+
 /* efi-reset.c: reboot and firmware setup (OsIndications). */
 BOOLEAN ul_efi_firmware_setup_supported(void);
 EFI_STATUS ul_efi_reboot_to_firmware(void);

@@ -91,6 +91,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     env.caps.firmware_setup = ul_efi_firmware_setup_supported();
     env.caps.safe_mode = true;
     env.mem = (struct ul_mem){ &ul_efi_mem_ops, NULL };
+    ul_efi_windows_attach(&env);
 
     ul_run(&env, &res);
     loader = res.cfg.loader;

@@ -12,6 +12,7 @@ PKGS=(
   libhivex-bin                                   # BCD oracle (later issues)
   python3                                        # QEMU harness, CLI tests
   groff-base                                     # man page check
+  dpkg-dev xz-utils                              # ntfs-3g source for unloop.efi (fetch-ntfs-3g.sh)
 )
 
 missing=()

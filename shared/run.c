@@ -140,6 +140,7 @@ struct qctx {
     struct ul_scan *scan;       /* from env->mem */
     struct ul_journal j;
     bool journal_ok;
+    bool opened;                /* we opened env->win through win_ops: close it */
 };
 
 static void copy_journal_to_esp(struct ul_env *env)
@@ -163,11 +164,20 @@ static void copy_journal_to_esp(struct ul_env *env)
 /* Before deciding: can quarantine or restore help on this attempt? */
 static void prepare_quarantine(struct ul_env *env, struct ul_run_result *res, struct qctx *q)
 {
-    static const char no_win[] = "no Windows volume found";
     env->caps.why_not_quarantine = env->caps.why_not_restore = NULL;
+    if (!env->have_win && !env->win_ops)
+        return; /* not in this build */
     if (!env->have_win) {
-        env->caps.why_not_quarantine = env->caps.why_not_restore = no_win;
-        return;
+        const char *why = NULL;
+        if (env->win_ops->open(env->win_ctx, &env->win, &why) < 0) {
+            env->caps.why_not_quarantine = env->caps.why_not_restore =
+                why ? why : "no Windows volume found";
+            ul_logf(env->log, UL_LOG_NOTICE, "quarantine not possible: %s",
+                    env->caps.why_not_quarantine);
+            return;
+        }
+        env->have_win = true;
+        q->opened = true;
     }
     if (env->win_why_not) {
         env->caps.why_not_quarantine = env->caps.why_not_restore = env->win_why_not;
@@ -443,4 +453,8 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
 out:
     if (q.scan)
         env->mem.ops->free(env->mem.ctx, q.scan);
+    if (q.opened) {
+        env->win_ops->close(env->win_ctx);
+        env->have_win = false;
+    }
 }

@@ -42,10 +42,21 @@ struct ul_env {
     void *ui_ctx;
     struct ul_caps caps;
     struct ul_mem mem;          /* for the BCD store; ops NULL = no Safe Mode */
-    /* The Windows volume (NTFS), when the adapter found one: quarantine. */
+    /* The Windows volume (NTFS): either given (have_win) or opened on demand
+     * through win_ops, only on a looping attempt, and closed before ul_run
+     * returns.  No win and no win_ops: quarantine is not in this build. */
     struct ul_volume win;
     bool have_win;
     const char *win_why_not;    /* why writing to it is refused (unclean $LogFile, ...) */
+    const struct ul_win_ops *win_ops;
+    void *win_ctx;
+};
+
+struct ul_win_ops {
+    /* Find and open the Windows volume for writing; on failure say why. */
+    int (*open)(void *ctx, struct ul_volume *ret, const char **ret_why_not);
+    /* Unmount and flush (before the hand-off). */
+    void (*close)(void *ctx);
 };
 
 struct ul_run_result {

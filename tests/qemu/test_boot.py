@@ -8,7 +8,10 @@ and a closing 'N passed, N failed' line.
 """
 import argparse
 import concurrent.futures
+import hashlib
 import os
+import re
+import subprocess
 import sys
 import traceback
 
@@ -23,6 +26,10 @@ menu_timeout = 2
 """
 
 BASE = os.path.join(harness.BUILD, "qemu", "base.img")
+# The same machine, but the faulty channel file arrived an hour ago (and no
+# good boot was ever recorded): what a fresh install on a crashing PC sees.
+QBASE = os.path.join(harness.BUILD, "qemu", "quarantine.img")
+BAD = "\\Windows\\System32\\drivers\\CrowdStrike\\C-00000291-00000000-00000032.sys"
 
 
 class Failure(Exception):
@@ -38,8 +45,26 @@ def check(cond, what, boot=None):
 
 
 def new_machine(name):
-    m = Machine(BASE, os.path.join(harness.BUILD, "qemu", name))
-    return m
+    base = QBASE if name.startswith("quarantine") else BASE
+    return Machine(base, os.path.join(harness.BUILD, "qemu", name))
+
+
+def build_quarantine_base(conf):
+    import datetime
+    import re
+    src = os.path.join(harness.TOP, "images", "test-machine.manifest")
+    hour_ago = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
+    stamp = hour_ago.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = os.path.join(harness.BUILD, "qemu", "quarantine.manifest")
+    with open(src) as f, open(out, "w") as g:
+        for line in f:
+            if "C-00000291-00000000-00000032.sys" in line and line.startswith("file"):
+                line = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp, line, count=1)
+            g.write(line)
+    subprocess.run([os.path.join(harness.TOP, "images", "build-test-machine.sh"), "--out", QBASE,
+                    "--loader", os.path.join(harness.BUILD, "unloop.efi"),
+                    "--stub", os.path.join(harness.BUILD, "stub-loader.efi"),
+                    "--conf", conf, "--bcd", harness.TEST_BCD, "--manifest", out], check=True)
 
 
 def test_healthy_machine_boots_through_and_is_blessed(m):
@@ -69,7 +94,8 @@ def test_boot_loop_reaches_menu_on_attempt_3(m):
     b = m.boot()
     check(b.menu_shown, "attempt 3 did not show the recovery menu", b)
     check("boot loop detected: attempt 3, threshold 3" in b.text, "no detection line", b)
-    check("not available in this build (issue #3)" in b.text, "menu does not say what is missing", b)
+    check("[no recent third-party driver content]" in b.text,
+          "menu does not say why quarantine cannot help", b)
     check("countdown expired, default 'Safe Mode (next boot only)'" in b.text,
           "countdown did not run out on Safe Mode", b)
     check(b.reached_loader, "after the menu the OS loader was not reached", b)
@@ -129,6 +155,63 @@ def test_safe_mode_cleared_by_bless(m):
           and "Safe Mode" not in "\n".join(b.unloop_lines()),
           "the boot after bless was not plain", b)
     check(m.bcd_safeboot() is None, "safeboot back in the BCD")
+
+
+def test_quarantine_breaks_the_loop(m):
+    """Issue #3: "Windows" blue-screens while C-00000291*.sys is in place. Crash, crash,
+    crash -> unloop quarantines the file before Windows starts -> that boot succeeds ->
+    bless -> the next boot is healthy with no menu. Then `unloop restore` on the disk
+    image puts the file back byte-identical, with its times."""
+    vol = m.ntfs_image()
+    orig = subprocess.run(["ntfscat", "-f", vol, BAD.replace("\\", "/")], capture_output=True).stdout
+    check(len(orig) == 41984, "test image lacks the channel file")
+    orig_times = si_times(vol, BAD)
+    for attempt in range(1, 6):
+        b = m.boot()
+        check(b.reached_loader, "attempt %d: loader not reached" % attempt, b)
+        if m.ntfs_exists(BAD):
+            continue              # blue screen: no bless
+        break
+    else:
+        raise Failure("the channel file was never quarantined in 5 attempts")
+    check(attempt == 3, "quarantined on attempt %d, want 3" % attempt, b)
+    check("countdown expired, default 'Quarantine the newest third-party driver content'" in b.text,
+          "the countdown did not choose quarantine", b)
+    lines = [ln for ln in b.text.split("\n") if "unloop: quarantined " in ln and " -> " in ln]
+    check(len(lines) == 1, "want one 'quarantined' line on the console", b)
+    qpath = lines[0].split(" -> ", 1)[1].strip()
+    vol = m.ntfs_image()
+    check(m.ntfs_exists(qpath, vol), "not under %s on the image" % qpath)
+    got = subprocess.run(["ntfscat", "-f", vol, qpath.replace("\\", "/")], capture_output=True).stdout
+    check(hashlib.sha256(got).digest() == hashlib.sha256(orig).digest(), "content changed")
+    check(m.ntfs_exists("\\Windows\\System32\\drivers\\CrowdStrike\\C-00000291-00000000-00000031.sys", vol),
+          "the older channel file moved too (newest only on step 2)")
+    journal = m.esp_read("\\EFI\\unloop\\journal")
+    check(journal is not None and len(journal) == 1024, "no journal copy (2 records) on the ESP")
+    st = m.status()
+    check(st["rung"] == "quarantine-newest", "state does not record the step: %r" % st)
+    m.bless()                     # the quarantine boot reached the desktop
+    st = m.status()
+    check(st["fixed_by"] == "quarantine-newest", "fixed_by: %r" % st)
+    b = m.boot()
+    check(b.reached_loader and not b.menu_shown, "the boot after the fix was not healthy", b)
+    r = subprocess.run([harness.CLI, "--json", "restore", m.disk], capture_output=True, text=True)
+    check(r.returncode == 0, "unloop restore failed: " + r.stderr)
+    vol = m.ntfs_image()
+    back = subprocess.run(["ntfscat", "-f", vol, BAD.replace("\\", "/")], capture_output=True).stdout
+    check(back == orig, "restored file is not byte-identical")
+    check(si_times(vol, BAD) == orig_times and len(orig_times) == 4,
+          "restored file lost its times: %r vs %r" % (si_times(vol, BAD), orig_times))
+    check(m.ntfs_consistent(vol), "ntfsfix -n does not find the volume consistent")
+
+
+def si_times(vol, path):
+    """The four $STANDARD_INFORMATION times as ntfsinfo prints them (UTC)."""
+    out = subprocess.run(["ntfsinfo", "-f", "-F", path.replace("\\", "/"), vol],
+                         capture_output=True, text=True, env=dict(os.environ, TZ="UTC")).stdout
+    return [ln.split(":", 1)[1].strip() for ln in out.splitlines()
+            if ln.strip().startswith(("File Creation Time", "File Altered Time",
+                                      "MFT Changed Time", "Last Accessed Time"))][:4]
 
 
 def bcd_tree(path):
@@ -248,6 +331,7 @@ def main():
     with open(conf, "wb") as f:
         f.write(TEST_CONF)
     harness.build_image(BASE, conf=conf)
+    build_quarantine_base(conf)
 
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
