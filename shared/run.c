@@ -400,8 +400,13 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
         for (uint32_t i = 0; i < q.scan->n && menu.n_lines < UL_MENU_MAX_LINES; i++) {
             const struct ul_candidate *c = &q.scan->c[i];
             ul_time_format(ul_unix_from_filetime(c->times.modification), when, sizeof(when));
-            ul_menu_add_line(&menu, "  %.16s %9llu %s %s", when, (unsigned long long)c->size,
-                             c->all_zero ? "zero" : "    ", c->path);
+            /* Short enough for an 80-column console. */
+            static const char drv[] = "\\Windows\\System32\\";
+            const char *p = c->path;
+            if (ul_strncasecmp(p, drv, sizeof(drv) - 1) == 0)
+                p += sizeof(drv) - 1;
+            ul_menu_add_line(&menu, "  %.16s %7llu %s %s", when, (unsigned long long)c->size,
+                             c->all_zero ? "zero" : "    ", p);
         }
     }
     res->menu_shown = true;

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""make demo: a boot loop caught by unloop in QEMU, told as a transcript.
+"""make demo: boot loops caught and broken by unloop in QEMU, told as a transcript.
 
 The harness plays Windows: a stub stands in for bootmgfw.efi, and after each
-boot the harness decides whether "Windows" reached the desktop (then it runs
-`unloop bless` as the OS agent would) or blue-screened (then it does nothing,
-and the next boot counts as another failed attempt).
+boot the harness decides on the host whether "Windows" reached the desktop
+(then it runs `unloop bless` as the OS agent would) or blue-screened (then the
+next boot counts as another failed attempt). "Windows" blue-screens while the
+faulty CrowdStrike channel file is in place, unless it starts in Safe Mode.
 """
+import datetime
 import os
-import shutil
+import re
+import subprocess
 import sys
 import time
 
@@ -21,6 +24,7 @@ CONF = b"""[unloop]
 threshold = 3
 menu_timeout = 5
 """
+BAD = "\\Windows\\System32\\drivers\\CrowdStrike\\C-00000291-00000000-00000032.sys"
 
 
 def say(msg=""):
@@ -37,106 +41,114 @@ def show(boot, only_unloop=False):
         say("    | " + s)
 
 
+def manifest_with_fresh_update(out):
+    """The test machine, but the faulty channel file arrived an hour ago."""
+    stamp = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
+    with open(os.path.join(harness.TOP, "images", "test-machine.manifest")) as f, \
+            open(out, "w") as g:
+        for line in f:
+            if line.startswith("file") and "C-00000291-00000000-00000032.sys" in line:
+                line = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+                              stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), line, count=1)
+            g.write(line)
+    return out
+
+
+def build(name, conf, manifest=None):
+    out = os.path.join(OUT, name + ".img")
+    cmd = [os.path.join(harness.TOP, "images", "build-test-machine.sh"), "--out", out,
+           "--loader", os.path.join(harness.BUILD, "unloop.efi"),
+           "--stub", os.path.join(harness.BUILD, "stub-loader.efi"),
+           "--conf", conf, "--bcd", harness.TEST_BCD]
+    if manifest:
+        cmd += ["--manifest", manifest]
+    subprocess.run(cmd, check=True)
+    return Machine(out, os.path.join(OUT, name))
+
+
+def windows_verdict(m, b):
+    """True when this boot reached the desktop (and was blessed)."""
+    if m.bcd_safeboot() is not None:
+        say("  Windows starts in Safe Mode: the faulty driver does not load; the desktop comes up.")
+        return True
+    if m.ntfs_exists(BAD):
+        say("  ** BSOD: PAGE_FAULT_IN_NONPAGED_AREA (csagent.sys) -- the PC restarts **")
+        return False
+    say("  Windows starts normally: the faulty channel file is gone; the desktop comes up.")
+    return True
+
+
 def main():
     t0 = time.monotonic()
     os.makedirs(OUT, exist_ok=True)
     conf = os.path.join(OUT, "unloop.conf")
     with open(conf, "wb") as f:
         f.write(CONF)
-    base = harness.build_image(os.path.join(OUT, "machine.img"), conf=conf)
-    m = Machine(base, os.path.join(OUT, "vm"))
     png = os.path.join(OUT, "recovery-menu.png")
 
-    say("== unloop demo: a Windows PC in a boot loop, in QEMU/OVMF (headless) ==")
-    say("Test machine: GPT disk, ESP with unloop.efi as \\EFI\\BOOT\\BOOTX64.EFI and a stand-in")
-    say("for Windows Boot Manager next to a real Windows 10 BCD store, NTFS volume with")
-    say("\\Windows\\System32\\drivers\\CrowdStrike\\.")
-    say("unloop.conf: threshold = 3, menu_timeout = 5")
+    say("== unloop demo: Windows PCs in a boot loop, in QEMU/OVMF (headless) ==")
+    say("Test machine: GPT disk; ESP with unloop.efi as \\EFI\\BOOT\\BOOTX64.EFI, a stand-in for")
+    say("Windows Boot Manager and a real Windows 10 BCD store; NTFS \"Windows\" volume with")
+    say("\\Windows\\System32\\drivers\\CrowdStrike\\. unloop.conf: threshold = 3, menu_timeout = 5")
     say()
-
-    say("-- Boot 1: a healthy boot --")
+    say("=== PC 1: the faulty channel file C-00000291-...-32.sys arrived an hour ago ===")
+    m = build("pc1", conf, manifest_with_fresh_update(os.path.join(OUT, "pc1.manifest")))
+    fixed = False
+    for attempt in range(1, 6):
+        say("-- Boot %d --" % attempt)
+        b = m.boot(screendump=("any key stops the countdown", png) if attempt == 3 else None)
+        show(b, only_unloop=attempt != 3)
+        if windows_verdict(m, b):
+            r = m.cli("bless")
+            say("  The OS agent runs `unloop bless`: " + r.stdout.strip())
+            fixed = True
+            break
+        say()
+    if not fixed:
+        say("demo: FAILED: the loop was not broken")
+        return 1
+    say()
+    say("-- Boot %d: the next morning --" % (attempt + 1))
     b = m.boot()
     show(b, only_unloop=True)
-    m.bless()
-    say("  Windows reached the desktop; its agent ran `unloop bless`:")
-    st = m.status()
-    say("    attempts=%d last_good=%s" % (st["attempts"], st["last_good"]))
+    say()
+    say("-- On the host, what an IT script sees on the disk image --")
+    for args in (["journal", m.disk], ["status", "--esp", "(ESP copy)"]):
+        if args[0] == "status":
+            st = m.status()
+            say("  $ unloop --json status   ->  attempts=%d fixed_by=%s last_good=%s"
+                % (st["attempts"], st["fixed_by"], st["last_good"]))
+            continue
+        r = subprocess.run([harness.CLI] + args, capture_output=True, text=True)
+        say("  $ unloop journal disk.img")
+        for line in r.stdout.splitlines():
+            say("    " + line)
+    say("  $ unloop restore disk.img   (puts the file back, byte-identical, if it was a mistake)")
     say()
 
-    say("-- A faulty driver content update arrives (C-00000291-*.sys, 19 July 2024). --")
-    say("   From now on every boot blue-screens before the desktop: nobody blesses.")
-    say()
-    for n in (2, 3):
-        say("-- Boot %d: attempt %d --" % (n, n - 1))
-        b = m.boot()
+    say("=== PC 2: a loop with no recent third-party content (say, a bad Windows update) ===")
+    m2 = build("pc2", conf)
+    for attempt in range(1, 4):
+        b = m2.boot()
+        say("-- Boot %d --" % attempt)
         show(b, only_unloop=True)
-        say("  ** BSOD: PAGE_FAULT_IN_NONPAGED_AREA (csagent.sys) -- the PC restarts **")
-        st = m.status()
-        say("  `unloop status --json`: attempts=%d loop_detected=%s next_boot=%s"
-            % (st["attempts"], str(st["loop_detected"]).lower(), st["next_boot"]))
-        say()
-
-    say("-- Boot 4: attempt 3 = threshold: unloop catches the loop --")
-    b = m.boot(screendump=("any key stops the countdown", png))
-    show(b)
-    say()
-    sb = m.bcd_safeboot()
-    if not b.menu_shown or not b.reached_loader or sb != 0:
-        say("demo: FAILED: the recovery menu, Safe Mode or the hand-off did not happen")
+        if attempt < 3:
+            say("  ** BSOD -- the PC restarts **")
+    sb = m2.bcd_safeboot()
+    say("  hivex reads the BCD store on the image: safeboot = %s" % sb)
+    if sb != 0:
+        say("demo: FAILED: Safe Mode was not set")
         return 1
-    say("  Quarantine (issue #3) is not in this build, so the ladder moved on to Safe Mode:")
-    say("  the countdown ran out and unloop set safeboot in the real BCD store on the ESP.")
-    say("  hivex reads it back from the disk image: Objects\\{default loader}\\Elements\\"
-        "25000080 = %d (minimal)" % sb)
-    say("  Windows starts in Safe Mode: the faulty driver does not load, the desktop comes up.")
-    say("  (Removing the bad file is the admin's job in Safe Mode until unloop's own quarantine")
-    say("  lands.) The OS agent runs `unloop bless` on the mounted ESP:")
-    r = m.cli("bless", with_bcd=True)
+    say("  Windows starts in Safe Mode, where a technician can fix it; the agent blesses the boot:")
+    r = m2.cli("bless", with_bcd=True)
     for line in r.stdout.splitlines():
         say("    $ " + line)
-    say()
-
-    say("-- Boot 5: Safe Mode was for one boot only: a normal boot --")
-    b = m.boot()
+    b = m2.boot()
+    say("-- Boot 4: Safe Mode was for one boot only --")
     show(b, only_unloop=True)
-    say("  safeboot in the BCD store now: %s" % ("not set" if m.bcd_safeboot() is None else "SET"))
-    say()
-
-    say("-- Boot 6: another loop on a machine with a technician at the keyboard --")
-    m.esp_write("\\EFI\\unloop\\unloop.conf", CONF.replace(b"threshold = 3", b"threshold = 1"))
-    say("  (threshold lowered to 1 for the demo) '6' Show log, a key, then '1' Continue:")
-    b = m.boot(keys=[("any key stops the countdown", b"6"),
-                     ("Press any key to return to the menu", b"x"),
-                     ("Press 1-8", b"1")])
-    text = b.text
-    i = text.find("unloop log (newest at the bottom)")
-    if i >= 0:
-        say("  The log page, as shown on screen (last lines):")
-        page = [ln.rstrip() for ln in text[i:].split("Press any key")[0].split("\n") if ln.strip()]
-        for line in page[:1] + page[-12:]:
-            say("    | " + line)
-    say("  ...then:")
-    for line in b.unloop_lines()[-3:]:
-        say("    | " + line)
-    if b.reached_loader:
-        say("    | " + harness.STUB_MARKER)
-    say()
-
-    st = m.status()
-    say("-- `unloop status` (what an IT script sees) --")
-    import subprocess
-    esp_tmp = os.path.join(OUT, "esp-copy")
-    shutil.rmtree(esp_tmp, ignore_errors=True)
-    os.makedirs(os.path.join(esp_tmp, "EFI"))
-    subprocess.run(["mcopy", "-s", "-n", "-i", "%s@@%d" % (m.disk, m.layout["esp_offset"]),
-                    "::/EFI/unloop", os.path.join(esp_tmp, "EFI")],
-                   env=dict(os.environ, MTOOLS_SKIP_CHECK="1"), check=True)
-    r = subprocess.run([harness.CLI, "status", "--esp", esp_tmp], capture_output=True, text=True)
-    for line in r.stdout.splitlines():
-        say("    " + line)
     say()
     if os.path.exists(png):
-        say("Screenshot of the recovery menu (QEMU monitor screendump): %s"
+        say("Screenshot of the recovery menu on PC 1 (QEMU monitor screendump): %s"
             % os.path.relpath(png, harness.TOP))
     say("demo finished in %.0f s" % (time.monotonic() - t0))
     return 0

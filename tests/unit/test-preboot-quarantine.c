@@ -146,7 +146,7 @@ static void test_newest_then_wide_then_restore(void **state)
     assert_int_equal(res.decision.rung, UL_RUNG_QUARANTINE_NEWEST);
     assert_int_equal(res.candidates, 2);
     assert_true(menu_has_line("C-00000291-00000000-00000032.sys"));
-    assert_true(menu_has_line("2024-07-19 04:09     41984 zero \\Windows"));
+    assert_true(menu_has_line("2024-07-19 04:09   41984 zero drivers\\CrowdStrike\\C-00000291"));
     assert_int_equal(res.action, UL_ACTION_CONTINUE);
     assert_int_equal(res.quarantined, 1);
     assert_false(fake_volume_exists(&win_fv, BAD));
