@@ -40,6 +40,8 @@ $(NTFS_B)/gen/config.h: efi/ntfs-config.h
 	cp $< $@
 
 $(NTFS3G_DIR)/libntfs-3g/%.c: $(NTFS3G_STAMP) ;
+# The unpacked sources are not intermediate files: make must not delete them.
+.SECONDARY: $(NTFS3G_FILES:%=$(NTFS3G_DIR)/libntfs-3g/%.c)
 
 $(NTFS_B)/libntfs-3g/%.o: $(NTFS3G_DIR)/libntfs-3g/%.c efi/ntfs-config.h $(NTFS_B)/gen/config.h \
 		$(wildcard efi/libc/include/*.h efi/libc/include/sys/*.h) | $(NTFS3G_STAMP)
