@@ -670,10 +670,21 @@ static int flush(struct ul_efi_ntfs *v, int r)
     return r;
 }
 
+/*
+ * Before the first change of a session, mark the volume dirty and put that
+ * on the disk: a power cut in the middle of a libntfs-3g update (which
+ * keeps no journal) then still makes Windows check the volume at its next
+ * boot, as it would after its own crash.
+ */
 static int writable(struct ul_efi_ntfs *v)
 {
     if (NVolReadOnly(v->vol))
         return -EROFS;
+    if (!v->modified && (v->flags & UL_EFI_NTFS_MARK_DIRTY) && !(v->vol->flags & VOLUME_IS_DIRTY)) {
+        if (ntfs_volume_write_flags(v->vol, v->vol->flags | VOLUME_IS_DIRTY) < 0 ||
+            ntfs_inode_sync(v->vol->vol_ni) < 0 || ntfs_device_sync(v->vol->dev) < 0)
+            return errno ? -errno : -EIO;
+    }
     v->modified = true;
     return 0;
 }
