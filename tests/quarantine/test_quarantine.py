@@ -109,6 +109,12 @@ def test_machine(tmp):
     r = cli("--json", "scan", "--since", "2024-07-19T00:00:00Z", disk)
     ok("--since 2024-07-19: only the faulty file", [c["path"] for c in r.json["candidates"]] == [BAD],
        r.stdout)
+    r = cli("--json", "scan", "--since", "2024-01-01", disk)
+    allp = [c["path"] for c in (r.json or {}).get("candidates", [])]
+    vendors = ("CrowdStrike", "ExampleVendor", "Intel", "NVIDIA", "Realtek", "SentinelOne")
+    ok("everything since 2024-01-01: only third-party vendor folders, none of the ~300 "
+       "Microsoft drivers, en-US, UMDF, etc or DriverData files",
+       len(allp) == 13 and all(p.split("\\")[4] in vendors for p in allp), allp)
     r = cli("--json", "scan", "--since", "2024-07-01", "--rule", "vendor-drivers", disk)
     vp = [c["path"] for c in r.json["candidates"]]
     ok("--rule vendor-drivers: the vendor file, not the CrowdStrike rule's",
