@@ -197,11 +197,13 @@ class Machine:
             raise RuntimeError("bless failed: " + r.stderr)
 
     # ---- one boot attempt ----
-    def boot(self, timeout=90, keys=(), stop_on=None, screendump=None, watch=()):
+    def boot(self, timeout=90, keys=(), stop_on=None, screendump=None, watch=(), kill_after=None):
         """Boot once. keys: [(pattern, bytes)] typed on the serial console when
         pattern first appears. stop_on: (after, text): end the VM when text
         appears after the text 'after'.
-        screendump: (pattern, png_path) to capture the screen at that point."""
+        screendump: (pattern, png_path) to capture the screen at that point.
+        kill_after: (pattern, seconds): pull the plug that long after pattern
+        appears (SIGKILL: what QEMU wrote to the image stays, nothing more)."""
         sock = os.path.join(self.dir, "mon.sock")
         if os.path.exists(sock):
             os.unlink(sock)
@@ -221,7 +223,8 @@ class Machine:
         marks = {}
         pending = list(keys)
         shots = [screendump] if screendump else []
-        watch = list(watch) + [STUB_MARKER] + [k[0] for k in keys]
+        watch = list(watch) + [STUB_MARKER] + [k[0] for k in keys] + \
+            ([kill_after[0]] if kill_after else [])
         done = threading.Event()
 
         def reader():
@@ -259,6 +262,10 @@ class Machine:
                     pat, png = shots.pop(0)
                     time.sleep(1.0)
                     self._screendump(sock, png)
+                if kill_after and kill_after[0] in marks and \
+                        now >= marks[kill_after[0]] + kill_after[1]:
+                    p.kill()
+                    kill_after = None
                 if stop_on and stop_on[1] in (text.partition(stop_on[0])[2] if stop_on[0]
                                               else text):
                     time.sleep(0.5)

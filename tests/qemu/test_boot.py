@@ -205,6 +205,69 @@ def test_quarantine_breaks_the_loop(m):
     check(m.ntfs_consistent(vol), "ntfsfix -n does not find the volume consistent")
 
 
+def powercut_quarantine_at_random_moments(m):
+    """Issue #3: the plug is pulled at a random moment while unloop.efi quarantines
+    (20 runs, POWER_CUT_RUNS to change). After the next boot every time: the channel
+    file is in exactly one place with its content, no journal entry is left half
+    done, and ntfsfix -n finds the volume consistent."""
+    import json
+    import random
+    import shutil
+    runs = int(os.environ.get("POWER_CUT_RUNS", "20"))
+    rng = random.Random(int(os.environ.get("POWER_CUT_SEED", "2407")))
+    base = m.disk + ".clean"
+    shutil.copy(m.disk, base)
+    orig = subprocess.run(["ntfscat", "-f", m.ntfs_image(), BAD.replace("\\", "/")],
+                          capture_output=True).stdout
+    outcomes = {"before": 0, "during": 0, "moved": 0, "after": 0}
+    for i in range(runs):
+        shutil.copy(base, m.disk)
+        shutil.copy(harness.OVMF_VARS, m.vars)
+        m.esp_write("\\EFI\\unloop\\unloop.conf", TEST_CONF.replace(b"menu_timeout = 2", b"menu_timeout = 0"))
+        state = os.path.join(m.dir, "state.seed")
+        subprocess.run([sys.executable, os.path.join(harness.TOP, "tests", "cli", "mkstate.py"), state,
+                        "attempts=2", "boots=2", "first=%d" % int(__import__("time").time())], check=True)
+        with open(state, "rb") as f:
+            m.esp_write("\\EFI\\unloop\\state", f.read())
+        # the move happens 0.27-0.34 s after the volume is opened (TCG, measured)
+        delay = rng.uniform(0.1, 0.8)
+        b = m.boot(kill_after=("Windows volume opened for quarantine", delay), timeout=60)
+        # Where did the cut land?  Ask the journal on the image, read-only.
+        r = subprocess.run([harness.CLI, "--json", "journal", m.disk], capture_output=True, text=True)
+        states = [f["state"] for f in json.loads(r.stdout)["files"]] if r.returncode == 0 else []
+        if b.reached_loader:
+            outcomes["after"] += 1
+        elif any(st.startswith("intent") for st in states):
+            outcomes["during"] += 1
+        elif "quarantined" in states:
+            outcomes["moved"] += 1
+        else:
+            outcomes["before"] += 1
+        b2 = m.boot(timeout=90)    # power back on: the next attempt replays the journal
+        check(b2.reached_loader, "run %d (cut %.2f s): the next boot did not reach the loader" % (i, delay), b2)
+        vol = m.ntfs_image()
+        places = []
+        if m.ntfs_exists(BAD, vol):
+            places.append(BAD)
+        r = subprocess.run([harness.CLI, "--json", "journal", m.disk], capture_output=True, text=True)
+        check(r.returncode == 0, "run %d: journal unreadable: %s" % (i, r.stderr))
+        files = json.loads(r.stdout)["files"]
+        check(all(f["state"] in ("quarantined", "rolled-back", "restored") for f in files),
+              "run %d: an entry is left half done: %r" % (i, files))
+        for f in files:
+            if f["state"] == "quarantined" and m.ntfs_exists(f["quarantine_path"], vol):
+                places.append(f["quarantine_path"])
+        check(len(places) == 1, "run %d (cut %.2f s): the file is in %d places: %r" %
+              (i, delay, len(places), places))
+        got = subprocess.run(["ntfscat", "-f", vol, places[0].replace("\\", "/")],
+                             capture_output=True).stdout
+        check(got == orig, "run %d: content changed" % i)
+        check(m.ntfs_consistent(vol), "run %d (cut %.2f s): ntfsfix -n finds the volume inconsistent" % (i, delay))
+    print("  power cuts: %d before the intent record, %d between intent and done, %d after the "
+          "move, %d after the hand-off" % (outcomes["before"], outcomes["during"],
+                                          outcomes["moved"], outcomes["after"]), flush=True)
+
+
 def si_times(vol, path):
     """The four $STANDARD_INFORMATION times as ntfsinfo prints them (UTC)."""
     out = subprocess.run(["ntfsinfo", "-f", "-F", path.replace("\\", "/"), vol],
@@ -304,10 +367,12 @@ def test_missing_loader_returns_to_firmware(m):
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+# Slow, and not yet green every time (see README, status): run with --power-cut.
+POWER_CUT_TESTS = [v for k, v in sorted(globals().items()) if k.startswith("powercut_")]
 
 
 def run_one(fn):
-    name = fn.__name__[5:]
+    name = fn.__name__.split("_", 1)[1]
     m = new_machine(name)
     try:
         fn(m)
@@ -323,8 +388,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-k", help="run tests whose name contains this")
     ap.add_argument("-j", type=int, default=2, help="VMs at once (default 2)")
+    ap.add_argument("--power-cut", action="store_true",
+                    help="run the power-cut tests (slow) instead of the others")
     args = ap.parse_args()
-    tests = [t for t in TESTS if not args.k or args.k in t.__name__]
+    pool = POWER_CUT_TESTS if args.power_cut else TESTS
+    tests = [t for t in pool if not args.k or args.k in t.__name__]
 
     os.makedirs(os.path.dirname(BASE), exist_ok=True)
     conf = os.path.join(harness.BUILD, "qemu", "test.conf")
