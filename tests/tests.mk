@@ -34,5 +34,6 @@ qemu-test: $(SETUP_STAMP)
 qemu-power-cut: $(SETUP_STAMP)
 	@$(MAKE) --no-print-directory $(QEMU_DEPS)
 	@python3 tests/qemu/test_boot.py --power-cut
+	@python3 tests/qemu/cut_every_write.py
 
 .PHONY: check demo docs-screenshot bench qemu-test qemu-power-cut
