@@ -54,7 +54,7 @@ static int win_open(void *ctx, struct ul_volume *ret, const char **why)
     struct win *w = ctx;
     EFI_HANDLE *handles = NULL;
     UINTN count = 0;
-    bool saw_bitlocker = false, saw_refused = false;
+    bool saw_bitlocker = false, saw_refused = false, saw_unmountable = false;
 
     ul_efi_ntfs_init(ntfs_log_line);
     if (EFI_ERROR(BS->LocateHandleBuffer(ByProtocol, &bio_guid, NULL, &count, &handles)))
@@ -69,8 +69,12 @@ static int win_open(void *ctx, struct ul_volume *ret, const char **why)
             saw_bitlocker |= is_bitlocker(bio);
             continue;
         }
-        if (ul_efi_ntfs_open(handles[i], UL_EFI_NTFS_RDONLY, &v) < 0)
+        if (ul_efi_ntfs_open(handles[i], UL_EFI_NTFS_RDONLY, &v) < 0) {
+            /* e.g. "$MFTMirr does not match $MFT" after a cut write: Windows'
+             * chkdsk repairs that, libntfs-3g will not mount it. */
+            saw_unmountable = true;
             continue;
+        }
         bool windows = holds_windows(v);
         ul_efi_ntfs_close(v);
         if (!windows)
@@ -89,9 +93,10 @@ static int win_open(void *ctx, struct ul_volume *ret, const char **why)
     if (handles)
         BS->FreePool(handles);
     if (!w->v) {
-        *why = saw_refused     ? "Windows volume not safely writable (see the log)"
-               : saw_bitlocker ? "Windows volume is BitLocker-encrypted (issue #5)"
-                               : "no Windows volume found";
+        *why = saw_refused       ? "Windows volume not safely writable (see the log)"
+               : saw_unmountable ? "an NTFS volume cannot be mounted (see the log)"
+               : saw_bitlocker   ? "Windows volume is BitLocker-encrypted (issue #5)"
+                                 : "no Windows volume found";
         return -UL_ENODEV;
     }
     *ret = (struct ul_volume){ &ul_efi_ntfs_ops, w->v };
