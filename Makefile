@@ -21,7 +21,7 @@ setup:
 
 SHARED_SRC := $(addprefix shared/,string-util.c time-util.c crc32.c boot-state.c config.c rules.c \
 	log.c decide.c menu.c run.c regf.c regf-log.c bcd.c bcd-store.c gpt.c journal.c quarantine.c)
-SHARED_HDR := $(wildcard shared/*.h)
+SHARED_HDR := $(wildcard shared/*.h shared/ntfs/*.h)
 
 # ---------------------------------------------------------------- host builds
 CC ?= gcc
@@ -34,9 +34,9 @@ $(B)/host/%.o: %.c $(SHARED_HDR) | $(SETUP_STAMP)
 	$(CC) $(HOST_CFLAGS) $(shell pkg-config --cflags fdisk) -c $< -o $@
 
 CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-cmd.c \
-	recovery/ntfs-volume.c recovery/ntfs-cmd.c
+	recovery/ntfs-volume.c recovery/ntfs-cmd.c shared/ntfs/ul-ntfs.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
-$(CLI_OBJ): $(wildcard recovery/*.h)
+$(CLI_OBJ): $(wildcard recovery/*.h shared/ntfs/*.h)
 
 $(B)/unloop: $(CLI_OBJ) $(HOST_SHARED_OBJ)
 	$(CC) $(HOST_CFLAGS) -o $@ $^ -lntfs-3g $(shell pkg-config --libs fdisk)
@@ -73,7 +73,7 @@ endef
 
 # libntfs-3g from Debian's source package, our libc shim and NTFS glue (efi/ntfs.mk).
 include efi/ntfs.mk
-EFI_NTFS_LINK := $(NTFS_B)/efi/efi-ntfs.o $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
+EFI_NTFS_LINK := $(EFI_NTFS_GLUE_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
 
 $(B)/unloop.efi: $(EFI_OBJ) $(EFI_NTFS_LINK)
 	$(call efi_link,$(EFI_OBJ) $(EFI_NTFS_LINK),$@)

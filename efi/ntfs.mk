@@ -7,7 +7,8 @@
 # libntfs-3g is compiled from Debian's ntfs-3g source package, fetched and
 # unpacked under build/src/ by scripts/fetch-ntfs-3g.sh (pinned version and
 # sums there); never committed.  Our libc shim is efi/libc, our device ops and
-# volume ops are efi/efi-ntfs.c.  Not part of unloop.efi yet.
+# device ops are efi/efi-ntfs.c, the mount policy and volume ops
+# shared/ntfs/ul-ntfs.c (the CLI's too).
 
 NTFS3G_VER := 2022.10.3
 NTFS3G_DEB := 2022.10.3-1+deb12u3
@@ -63,23 +64,28 @@ $(NTFS_B)/libulibc.a: $(EFI_LIBC_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# efi-ntfs.c sees libntfs-3g's headers, hence our libc's headers too, plus
-# gnu-efi's.
-EFI_NTFS_CFLAGS := $(EFI_CFLAGS) $(EFI_LIBC_INC) -I$(NTFS3G_DIR)/include/ntfs-3g \
-	-include efi/ntfs-config.h
-$(NTFS_B)/efi/%.o: efi/%.c efi/efi-ntfs.h efi/ntfs-config.h $(SHARED_HDR) \
-		$(wildcard efi/libc/include/*.h) | $(NTFS3G_STAMP)
+# efi-ntfs.c and the shared glue see libntfs-3g's headers (as <ntfs-3g/...>),
+# hence our libc's headers too, plus gnu-efi's.
+EFI_NTFS_CFLAGS := $(EFI_CFLAGS) $(EFI_LIBC_INC) -I$(NTFS3G_DIR)/include \
+	-I$(NTFS3G_DIR)/include/ntfs-3g -include efi/ntfs-config.h
+EFI_NTFS_HDR := efi/efi-ntfs.h efi/ntfs-config.h shared/ntfs/ul-ntfs.h $(SHARED_HDR) \
+	$(wildcard efi/libc/include/*.h)
+$(NTFS_B)/efi/%.o: efi/%.c $(EFI_NTFS_HDR) | $(NTFS3G_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EFI_NTFS_CFLAGS) -c $< -o $@
+$(NTFS_B)/shared/ntfs/%.o: shared/ntfs/%.c $(EFI_NTFS_HDR) | $(NTFS3G_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(EFI_NTFS_CFLAGS) -c $< -o $@
 
-# The test app: efi-ntfs.c compiled again with UL_EFI_NTFS_TEST (its
-# efi_main) + the adapter + the pieces of unloop.efi it needs.
-$(NTFS_B)/efi/efi-ntfs-test.o: efi/efi-ntfs.c efi/efi-ntfs.h efi/ntfs-config.h $(SHARED_HDR) \
-		$(wildcard efi/libc/include/*.h) | $(NTFS3G_STAMP)
-	@mkdir -p $(@D)
-	$(CC) $(EFI_NTFS_CFLAGS) -DUL_EFI_NTFS_TEST -c $< -o $@
+# Our objects that unloop.efi links for NTFS.
+EFI_NTFS_GLUE_OBJ := $(NTFS_B)/efi/efi-ntfs.o $(NTFS_B)/shared/ntfs/ul-ntfs.o
 
-EFI_NTFS_TEST_OBJ := $(NTFS_B)/efi/efi-ntfs-test.o $(NTFS_B)/efi/efi-ntfs.o \
+# The test app (tests/efi-ntfs/) + the NTFS glue + the pieces of unloop.efi it needs.
+$(NTFS_B)/tests/efi-ntfs-test.o: tests/efi-ntfs/efi-ntfs-test.c $(EFI_NTFS_HDR) | $(NTFS3G_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(EFI_NTFS_CFLAGS) -c $< -o $@
+
+EFI_NTFS_TEST_OBJ := $(NTFS_B)/tests/efi-ntfs-test.o $(EFI_NTFS_GLUE_OBJ) \
 	$(B)/efi/efi/efi-libc.o $(B)/efi/shared/string-util.o $(B)/efi/shared/time-util.o
 $(NTFS_B)/efi-ntfs-test.efi: $(EFI_NTFS_TEST_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
 	$(call efi_link,$(EFI_NTFS_TEST_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a,$@)

@@ -247,7 +247,9 @@ static int open_volume(const struct cli_opts *o, const struct target *t, bool wr
                        struct ul_ntfs **v)
 {
     char err[512];
-    unsigned flags = write ? UL_NTFS_MARK_DIRTY : UL_NTFS_RDONLY;
+    /* A mirror left behind by a cut write is repaired as chkdsk would:
+     * otherwise an interrupted quarantine could not be finished. */
+    unsigned flags = write ? UL_NTFS_MARK_DIRTY | UL_NTFS_FIX_MIRROR : UL_NTFS_RDONLY;
     if (write && o->reset_log)
         flags |= UL_NTFS_RESET_LOG;
     if (write && o->remove_hiberfile)
@@ -257,6 +259,16 @@ static int open_volume(const struct cli_opts *o, const struct target *t, bool wr
         fprintf(stderr, "%s: %s\n", prog, err);
         return EXIT_FAIL;
     }
+    struct ul_ntfs_repairs rep;
+    ul_ntfs_get_repairs(*v, &rep);
+    if (rep.mirror_fixed)
+        fprintf(stderr, "%s: %s: repaired $MFTMirr from $MFT (a write had been cut short); "
+                "Windows will check the volume at its next boot\n", prog, t->disk);
+    if (rep.log_reset)
+        fprintf(stderr, "%s: %s: $LogFile reset (--reset-log)\n", prog, t->disk);
+    if (rep.hiberfile_removed)
+        fprintf(stderr, "%s: %s: hibernation image invalidated (--remove-hiberfile)\n", prog,
+                t->disk);
     return EXIT_OK;
 }
 

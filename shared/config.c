@@ -19,6 +19,10 @@ void ul_config_defaults(struct ul_config *cfg)
     cfg->log_size_kib = 64;
     ul_strlcpy(cfg->loader, UL_DEFAULT_LOADER, sizeof(cfg->loader));
     ul_rules_defaults(&cfg->rules);
+    cfg->volume.unclean_log = UL_UNCLEAN_LOG_REPLAY;
+    cfg->volume.discard_hibernation = false;
+    cfg->volume.repair_mirror = true;
+    cfg->volume.mark_dirty = true;
 }
 
 static const char *const action_names[UL_ACTION__MAX] = {
@@ -500,6 +504,39 @@ static void set_quarantine_key(struct parser *ps, uint32_t ln, const char *k, si
             return;
         }
         *(uint32_t *)((char *)&ps->cfg->rules + nk->offset) = val;
+        return;
+    }
+    struct ul_volume_policy *vp = &ps->cfg->volume;
+    bool b;
+    if (eq(k, klen, "unclean_log")) {
+        if (eq(v, vlen, "replay"))
+            vp->unclean_log = UL_UNCLEAN_LOG_REPLAY;
+        else if (eq(v, vlen, "replay-or-reset"))
+            vp->unclean_log = UL_UNCLEAN_LOG_REPLAY_OR_RESET;
+        else if (eq(v, vlen, "refuse"))
+            vp->unclean_log = UL_UNCLEAN_LOG_REFUSE;
+        else
+            diag(ps->d, ln, false,
+                 "unclean_log: '%s' is not replay|replay-or-reset|refuse; using replay", qv);
+        return;
+    }
+    if (eq(k, klen, "hibernated")) {
+        if (eq(v, vlen, "refuse"))
+            vp->discard_hibernation = false;
+        else if (eq(v, vlen, "discard"))
+            vp->discard_hibernation = true;
+        else
+            diag(ps->d, ln, false, "hibernated: '%s' is not refuse|discard; using refuse", qv);
+        return;
+    }
+    bool *flag = eq(k, klen, "repair_mirror") ? &vp->repair_mirror
+               : eq(k, klen, "mark_dirty")    ? &vp->mark_dirty
+                                              : NULL;
+    if (flag) {
+        if (parse_bool(v, vlen, &b) < 0)
+            diag(ps->d, ln, false, "%s: '%s' is not yes|no; using yes", qk, qv);
+        else
+            *flag = b;
         return;
     }
     diag(ps->d, ln, false, "unknown key '%s' in [quarantine] (ignored)", qk);

@@ -28,6 +28,15 @@
  *   window_hours = 6       # no last-good time: hours before the first failed attempt (1..720)
  *   bare_window_hours = 24 # no unloop state: hours before the newest match (1..720)
  *   max_files = 64         # most files the wide rung moves (1..1024)
+ *   unclean_log = replay   # replay|replay-or-reset|refuse: a Windows volume
+ *                          # whose $LogFile Windows left unclean (after a blue
+ *                          # screen) is replayed as Windows would; if that
+ *                          # fails, refused, or with replay-or-reset the log
+ *                          # is reset (losing what was not replayed)
+ *   hibernated = refuse    # refuse|discard: discard a hibernated (Fast
+ *                          # Startup) session to write the volume
+ *   repair_mirror = yes    # repair a $MFTMirr left behind by a cut write
+ *   mark_dirty = yes       # after writing, make Windows check the volume
  *
  * In a rule the file adds, any problem disables that rule (a rule only
  * half understood could quarantine more than its author meant); a new rule
@@ -67,6 +76,20 @@ enum ul_handoff {
     UL_HANDOFF_AUTO,
 };
 
+enum ul_unclean_log {
+    UL_UNCLEAN_LOG_REPLAY = 0,
+    UL_UNCLEAN_LOG_REPLAY_OR_RESET,
+    UL_UNCLEAN_LOG_REFUSE,
+};
+
+/* What may be done to the Windows volume to make it writable ([quarantine]). */
+struct ul_volume_policy {
+    enum ul_unclean_log unclean_log;    /* default replay */
+    bool discard_hibernation;           /* default no */
+    bool repair_mirror;                 /* default yes */
+    bool mark_dirty;                    /* default yes */
+};
+
 struct ul_config {
     uint32_t threshold;
     uint32_t menu_timeout;
@@ -77,6 +100,7 @@ struct ul_config {
     enum ul_log_level log_level;
     uint32_t log_size_kib;
     struct ul_rules rules;       /* quarantine rules, ul_rules_defaults() */
+    struct ul_volume_policy volume;
 };
 
 #define UL_CONFIG_MAX_DIAGS 16

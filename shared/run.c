@@ -169,7 +169,7 @@ static void prepare_quarantine(struct ul_env *env, struct ul_run_result *res, st
         return; /* not in this build */
     if (!env->have_win) {
         const char *why = NULL;
-        if (env->win_ops->open(env->win_ctx, &env->win, &why) < 0) {
+        if (env->win_ops->open(env->win_ctx, &res->cfg.volume, &env->win, &why) < 0) {
             env->caps.why_not_quarantine = env->caps.why_not_restore =
                 why ? why : "no Windows volume found";
             ul_logf(env->log, UL_LOG_NOTICE, "quarantine not possible: %s",

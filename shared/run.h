@@ -53,8 +53,10 @@ struct ul_env {
 };
 
 struct ul_win_ops {
-    /* Find and open the Windows volume for writing; on failure say why. */
-    int (*open)(void *ctx, struct ul_volume *ret, const char **ret_why_not);
+    /* Find and open the Windows volume for writing, doing what policy allows
+     * to make it writable; on failure say why. */
+    int (*open)(void *ctx, const struct ul_volume_policy *policy, struct ul_volume *ret,
+                const char **ret_why_not);
     /* Unmount and flush (before the hand-off). */
     void (*close)(void *ctx);
 };

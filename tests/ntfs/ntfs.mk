@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# tests/ntfs/ntfs.mk - the NTFS adapter (recovery/ntfs-volume.c) against real
+# tests/ntfs/ntfs.mk - the NTFS glue (shared/ntfs/, recovery/ntfs-volume.c) against real
 # volumes, with the ntfs-3g tools as oracle.  Included by the top Makefile;
 # paths are relative to the top directory.  `make ntfs-test` builds the
 # image tools it needs and runs it (the test skips the test-machine cases,
@@ -11,12 +11,12 @@ NTFS_TESTS := build/tests/ntfs/test-ntfs-volume
 NTFS_TEST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -D_GNU_SOURCE
 NTFS_TEST_LDLIBS := -lcmocka -lntfs-3g
-# shared/ sources the adapter needs (none today: it uses only shared/ops.h)
-NTFS_TEST_SHARED :=
+# shared/ sources the adapter needs: the libntfs-3g glue
+NTFS_TEST_SHARED := ntfs/ul-ntfs.c
 NTFS_TEST_SRC := tests/ntfs/test-ntfs-volume.c recovery/ntfs-volume.c \
 	$(addprefix shared/,$(NTFS_TEST_SHARED))
 
-build/tests/ntfs/test-ntfs-volume: $(NTFS_TEST_SRC) recovery/ntfs-volume.h shared/ops.h \
+build/tests/ntfs/test-ntfs-volume: $(NTFS_TEST_SRC) recovery/ntfs-volume.h shared/ops.h shared/ntfs/ul-ntfs.h \
 		tests/ntfs/ntfs.mk
 	@mkdir -p $(@D)
 	$(CC) $(NTFS_TEST_CFLAGS) -o $@ $(NTFS_TEST_SRC) $(NTFS_TEST_LDLIBS)

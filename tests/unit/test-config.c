@@ -603,6 +603,37 @@ static void test_messages_quote_values_safely(void **state)
         assert_true(*p >= 0x20 && *p < 0x7f);
 }
 
+/* [quarantine]: what may be done to the Windows volume to make it writable. */
+static void test_volume_policy(void **state)
+{
+    (void)state;
+    assert_int_equal(defaults.volume.unclean_log, UL_UNCLEAN_LOG_REPLAY);
+    assert_false(defaults.volume.discard_hibernation);
+    assert_true(defaults.volume.repair_mirror);
+    assert_true(defaults.volume.mark_dirty);
+
+    expect_clean("[quarantine]\nunclean_log = replay-or-reset\nhibernated = discard\n"
+                 "repair_mirror = no\nmark_dirty = no\n");
+    assert_int_equal(cfg.volume.unclean_log, UL_UNCLEAN_LOG_REPLAY_OR_RESET);
+    assert_true(cfg.volume.discard_hibernation);
+    assert_false(cfg.volume.repair_mirror);
+    assert_false(cfg.volume.mark_dirty);
+    expect_clean("[quarantine]\nunclean_log = refuse\nhibernated = refuse\n");
+    assert_int_equal(cfg.volume.unclean_log, UL_UNCLEAN_LOG_REFUSE);
+    assert_false(cfg.volume.discard_hibernation);
+
+    /* A bad value keeps the safe default, with an error naming the line. */
+    expect_one_error("[quarantine]\nunclean_log = reset\n", 2, "unclean_log", "reset");
+    assert_int_equal(cfg.volume.unclean_log, UL_UNCLEAN_LOG_REPLAY);
+    expect_one_error("[quarantine]\nhibernated = yes\n", 2, "hibernated", "refuse");
+    assert_false(cfg.volume.discard_hibernation);
+    expect_one_error("[quarantine]\n\nrepair_mirror = maybe\n", 3, "repair_mirror", "maybe");
+    assert_true(cfg.volume.repair_mirror);
+    /* These keys belong to [quarantine] only. */
+    expect_one_error("unclean_log = refuse\n", 1, "unknown key", "unclean_log");
+    assert_int_equal(cfg.volume.unclean_log, UL_UNCLEAN_LOG_REPLAY);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -622,6 +653,7 @@ int main(void)
         T(test_malformed_key_keeps_default_others_apply),
         T(test_diagnostics_overflow),
         T(test_messages_quote_values_safely),
+        T(test_volume_policy),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
