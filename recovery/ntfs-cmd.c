@@ -64,7 +64,7 @@ static int find_target(const char *disk, int partno, struct target *t)
     snprintf(t->disk, sizeof(t->disk), "%s", disk);
 
     if (partno == 0 && ul_ntfs_probe(disk, 0, 0, &t->probe) == 0) {
-        if (t->probe.is_ntfs)
+        if (t->probe.is_ntfs || t->probe.mirror_mismatch)
             return EXIT_OK; /* a bare volume: the whole file (length 0) */
         if (t->probe.is_bitlocker) {
             fprintf(stderr, "%s: %s is a BitLocker-encrypted volume: unlocking it is issue #5; "
@@ -114,14 +114,16 @@ static int find_target(const char *disk, int partno, struct target *t)
                 goto out;
             continue;
         }
-        if (!p.is_ntfs) {
+        if (!p.is_ntfs && !p.mirror_mismatch) {
             if (partno) {
                 fprintf(stderr, "%s: partition %d is not NTFS\n", prog, n);
                 goto out;
             }
             continue;
         }
-        if (!partno && !has_windows(disk, off, len))
+        /* A volume whose $MFTMirr a cut write left behind cannot be looked
+         * into before the repair that opening it for writing does: take it. */
+        if (!partno && !p.mirror_mismatch && !has_windows(disk, off, len))
             continue;
         t->offset = off;
         t->length = len;
@@ -257,6 +259,9 @@ static int open_volume(const struct cli_opts *o, const struct target *t, bool wr
     int r = ul_ntfs_open(t->disk, t->offset, t->length, flags, v, err, sizeof(err));
     if (r < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
+        if (r == -EUCLEAN && !write)
+            fprintf(stderr, "%s: 'unloop quarantine' and 'unloop restore' repair it as chkdsk "
+                    "does, then finish any interrupted quarantine from its journal\n", prog);
         return EXIT_FAIL;
     }
     struct ul_ntfs_repairs rep;

@@ -49,6 +49,7 @@
 #include <ntfs-3g/layout.h>
 #include <ntfs-3g/logfile.h>
 #include <ntfs-3g/logging.h>
+#include <ntfs-3g/mft.h>
 #include <ntfs-3g/mst.h>
 #include <ntfs-3g/unistr.h>
 #include <ntfs-3g/volume.h>
@@ -322,9 +323,10 @@ static bool record_same(ntfs_volume *vol, const MFT_RECORD *a, const MFT_RECORD 
 
 /*
  * Compare the records libntfs-3g compares at mount (the first mftmirr_size,
- * system files only) on a volume that is only started up.  With repair, make
- * the mirror match: from $MFT where its record is whole, else from a whole
- * mirror record (the state before the cut write).  Returns the number of
+ * system files only) on a volume that is only started up.  With repair,
+ * rewrite both copies of each differing record: from $MFT where its record
+ * is whole, else from a whole mirror record (the state before the cut
+ * write).  Returns the number of
  * records that differed (0: none), or < 0 when they cannot be read or both
  * copies of a record are torn.
  */
@@ -358,21 +360,16 @@ static int mirror_compare(ntfs_volume *vol, bool repair)
         differ++;
         if (!repair)
             continue;
-        ntfs_attr *to;
-        MFT_RECORD *good;
-        if (record_whole(a)) {
-            to = vol->mftmirr_na;
-            good = a;
-        } else if (record_whole(b)) {
-            to = vol->mft_na;
-            good = b;
-        } else {
+        MFT_RECORD *good = record_whole(a) ? a : record_whole(b) ? b : NULL;
+        if (!good) {
             r = -EUCLEAN;   /* both copies torn: chkdsk's job */
             goto out;
         }
-        /* ntfs_attr_mst_pwrite() applies the fixups to good in place */
+        /* Both copies from one buffer, as ntfsfix does: the update sequence
+         * number is part of what the mount compares, so writing the mirror
+         * alone (which bumps its USN) would never make them match. */
         errno = 0;
-        if (ntfs_attr_mst_pwrite(to, i * (s64)rs, 1, (u32)rs, good) != 1) {
+        if (ntfs_mft_record_write(vol, (MFT_REF)i, good) < 0) {
             r = errno_or(EIO);
             goto out;
         }

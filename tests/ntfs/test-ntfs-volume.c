@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * recovery/ntfs-volume.c against real volumes, with the ntfs-3g tools as
+ * shared/ntfs/ul-ntfs.c (through recovery/ntfs-volume.c) against real volumes, with the ntfs-3g tools as
  * the independent oracle (ntfsls, ntfscat, ntfsinfo, ntfsfix -n).
  *
  * Volumes are built at test time under build/tests/ntfs/ (run from the top
@@ -695,6 +695,142 @@ static void test_unclean_log(void **state)
     assert_ntfsfix_ok(WORK);
 }
 
+/* ---- $MFTMirr against $MFT ---- */
+
+/* Byte offsets of MFT record rec in $MFT and in $MFTMirr, from the boot sector. */
+static void mft_offsets(const char *img, int rec, off_t *mft, off_t *mirr, size_t *rsize)
+{
+    uint8_t bs[512];
+    FILE *f = fopen(img, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(bs, 1, sizeof(bs), f), sizeof(bs));
+    fclose(f);
+    uint64_t cluster = (uint64_t)(bs[0x0b] | bs[0x0c] << 8) * bs[0x0d];
+    int8_t cpr = (int8_t)bs[0x40];
+    *rsize = cpr < 0 ? (size_t)1 << -cpr : (size_t)cpr * cluster;
+    uint64_t mft_lcn = 0, mirr_lcn = 0;
+    for (int i = 7; i >= 0; i--) {
+        mft_lcn = mft_lcn << 8 | bs[0x30 + i];
+        mirr_lcn = mirr_lcn << 8 | bs[0x38 + i];
+    }
+    *mft = (off_t)(mft_lcn * cluster + (uint64_t)rec * *rsize);
+    *mirr = (off_t)(mirr_lcn * cluster + (uint64_t)rec * *rsize);
+}
+
+static void rw_bytes(const char *img, off_t off, void *buf, size_t len, bool write)
+{
+    FILE *f = fopen(img, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseeko(f, off, SEEK_SET), 0);
+    if (write)
+        assert_int_equal(fwrite(buf, 1, len, f), len);
+    else
+        assert_int_equal(fread(buf, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Records 3 ($Volume) of $MFT and $MFTMirr, raw (fixups in place). */
+static void assert_mirror_matches(const char *img)
+{
+    off_t mft, mirr;
+    size_t rs;
+    static uint8_t a[4096], b[4096];
+    mft_offsets(img, 3, &mft, &mirr, &rs);
+    rw_bytes(img, mft, a, rs, false);
+    rw_bytes(img, mirr, b, rs, false);
+    assert_memory_equal(a, b, rs);
+}
+
+/*
+ * libntfs-3g writes an MFT record to $MFT, then to $MFTMirr: a power cut in
+ * between leaves them different and every later mount refuses the volume.
+ * A stale mirror is repaired from $MFT; a torn $MFT record (its update
+ * sequence does not match: half written) from the mirror.  Only with
+ * UL_NTFS_FIX_MIRROR, only for writing, only with a clean $LogFile.
+ */
+static void test_mirror_mismatch(void **state)
+{
+    (void)state;
+    if (!have_windows)
+        skip();
+    struct ul_ntfs_probe p;
+    struct ul_ntfs *v;
+    struct ul_ntfs_repairs rep;
+    char err[512];
+    off_t mft, mirr;
+    size_t rs;
+    uint8_t byte;
+
+    assert_mirror_matches(WORK);
+    mft_offsets(WORK, 3, &mft, &mirr, &rs);
+    /* A stale mirror: one byte of $Volume's record differs, fixups intact. */
+    rw_bytes(WORK, mirr + 0x60, &byte, 1, false);
+    byte ^= 0x5a;
+    rw_bytes(WORK, mirr + 0x60, &byte, 1, true);
+    assert_int_equal(sh("cp --sparse=always " WORK " " WORK ".before"), 0);
+    /* the oracle refuses it too */
+    assert_int_not_equal(sh("ntfsls -f " WORK " >/dev/null 2>&1"), 0);
+
+    assert_int_equal(ul_ntfs_probe(WORK, 0, 0, &p), 0);
+    assert_false(p.is_ntfs);
+    assert_true(p.mirror_mismatch);
+    /* read-only, or without the flag: refused, nothing written */
+    assert_int_equal(ul_ntfs_open(WORK, 0, 0, UL_NTFS_RDONLY | UL_NTFS_FIX_MIRROR, &v, err,
+                                  sizeof(err)), -EUCLEAN);
+    assert_non_null(strstr(err, "$MFTMirr"));
+    assert_int_equal(ul_ntfs_open(WORK, 0, 0, UL_NTFS_MARK_DIRTY, &v, err, sizeof(err)),
+                     -EUCLEAN);
+    assert_non_null(strstr(err, "not repairing it"));
+    assert_null(v);
+    assert_int_equal(sh("cmp -s " WORK " " WORK ".before"), 0);
+
+    /* with it: repaired from $MFT, the volume marked for chkdsk */
+    v = open_ok(WORK, 0, 0, UL_NTFS_MARK_DIRTY | UL_NTFS_FIX_MIRROR);
+    ul_ntfs_get_repairs(v, &rep);
+    assert_true(rep.mirror_fixed);
+    assert_false(rep.log_reset);
+    assert_int_equal(ul_ntfs_close(v), 0);
+    assert_mirror_matches(WORK);
+    assert_int_equal(ul_ntfs_probe(WORK, 0, 0, &p), 0);
+    assert_true(p.is_ntfs);
+    assert_true(p.dirty);
+    assert_ntfsfix_ok(WORK);
+    /* nothing to repair the next time */
+    v = open_ok(WORK, 0, 0, UL_NTFS_MARK_DIRTY | UL_NTFS_FIX_MIRROR);
+    ul_ntfs_get_repairs(v, &rep);
+    assert_false(rep.mirror_fixed);
+    assert_int_equal(ul_ntfs_close(v), 0);
+
+    /* A torn $MFT record (the last sector's update sequence number does not
+     * match): the mirror's whole copy goes back. */
+    uint8_t usn[2];
+    rw_bytes(WORK, mft + (off_t)rs - 2, usn, 2, false);
+    usn[0] ^= 0xff;
+    rw_bytes(WORK, mft + (off_t)rs - 2, usn, 2, true);
+    assert_int_equal(ul_ntfs_probe(WORK, 0, 0, &p), 0);
+    assert_true(p.mirror_mismatch);
+    v = open_ok(WORK, 0, 0, UL_NTFS_FIX_MIRROR);
+    ul_ntfs_get_repairs(v, &rep);
+    assert_true(rep.mirror_fixed);
+    assert_int_equal(ul_ntfs_close(v), 0);
+    assert_mirror_matches(WORK);
+    assert_ntfsfix_ok(WORK);
+
+    /* A mismatch on a volume Windows left mid-flight (unclean $LogFile) is
+     * not ours to repair: refused, unchanged. */
+    edit_logfile(WORK, false, 1, 1);
+    edit_logfile(WORK, true, 0, 0);
+    rw_bytes(WORK, mirr + 0x60, &byte, 1, false);
+    byte ^= 0x5a;
+    rw_bytes(WORK, mirr + 0x60, &byte, 1, true);
+    assert_int_equal(sh("cp --sparse=always " WORK " " WORK ".before"), 0);
+    assert_int_equal(ul_ntfs_open(WORK, 0, 0, UL_NTFS_FIX_MIRROR | UL_NTFS_RESET_LOG, &v, err,
+                                  sizeof(err)), -EUCLEAN);
+    assert_non_null(strstr(err, "Windows did not finish; not repairing it"));
+    assert_int_equal(sh("cmp -s " WORK " " WORK ".before"), 0);
+    unlink(WORK ".before");
+}
+
 static void test_hiberfile(void **state)
 {
     (void)state;
@@ -771,6 +907,7 @@ int main(void)
         cmocka_unit_test_setup(test_mark_dirty, fresh_work),
         cmocka_unit_test_setup(test_unclean_log, fresh_work),
         cmocka_unit_test_setup(test_hiberfile, fresh_work),
+        cmocka_unit_test_setup(test_mirror_mismatch, fresh_work),
         cmocka_unit_test(test_move_win32_only),
     };
     return cmocka_run_group_tests_name("ntfs-volume", tests, group_setup, NULL);

@@ -189,6 +189,46 @@ def test_windows_formatted(tmp):
     ok("Windows-formatted volume: ntfsfix -n consistent", c, out)
 
 
+def flip_mirror_byte(img, base):
+    """One byte of $Volume's record in $MFTMirr: what a power cut between
+    libntfs-3g's write of an MFT record and of its mirror leaves."""
+    import struct
+    with open(img, "r+b") as f:
+        f.seek(base)
+        bs = f.read(512)
+        cluster = struct.unpack("<H", bs[11:13])[0] * bs[13]
+        cpr = struct.unpack("<b", bs[0x40:0x41])[0]
+        rsize = 1 << -cpr if cpr < 0 else cpr * cluster
+        mirr = struct.unpack("<Q", bs[0x38:0x40])[0] * cluster + 3 * rsize
+        f.seek(base + mirr + 0x60)
+        b = f.read(1)
+        f.seek(base + mirr + 0x60)
+        f.write(bytes([b[0] ^ 0x5A]))
+
+
+def test_mirror_mismatch(tmp):
+    disk = os.path.join(tmp, "mirror.img")
+    subprocess.run([os.path.join(TOP, "images", "build-test-machine.sh"), "--out", disk,
+                    "--loader", os.path.join(TOP, "build", "unloop.efi"),
+                    "--stub", os.path.join(TOP, "build", "stub-loader.efi")], check=True)
+    layout = dict(l.strip().split("=") for l in open(disk + ".layout") if "=" in l)
+    layout = {k: int(v) for k, v in layout.items()}
+    flip_mirror_byte(disk, layout["ntfs_offset"])
+    before = sha(disk)
+    r = cli("scan", disk)
+    ok("$MFTMirr != $MFT: scan (read-only) refuses, says why and what repairs it",
+       r.returncode == 1 and "$MFTMirr" in r.stderr and "repair it" in r.stderr, r.stderr)
+    ok("$MFTMirr != $MFT: the refusal wrote nothing", sha(disk) == before)
+    r = cli("--json", "quarantine", disk)
+    ok("$MFTMirr != $MFT: quarantine repairs the mirror (as chkdsk) and moves the file",
+       r.returncode == 0 and r.json and r.json["moved"] >= 1 and
+       "repaired $MFTMirr" in r.stderr, r.stdout + r.stderr)
+    vol = extract(disk, layout, os.path.join(tmp, "mirror-ntfs.img"))
+    ok("$MFTMirr != $MFT: file quarantined (ntfsls)", not exists(vol, BAD))
+    c, out = consistent(vol)
+    ok("$MFTMirr != $MFT: ntfsfix -n consistent after the repair", c, out)
+
+
 def test_refusals(tmp):
     bl = os.path.join(TOP, "..", "shared", "testdata", "bitlocker", "bitlk-aes-xts-128.img.xz")
     img = os.path.join(tmp, "bitlocker.img")
@@ -212,7 +252,7 @@ def test_refusals(tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="unloop-q-", dir=os.path.join(TOP, "build"))
     try:
-        for t in (test_machine, test_windows_formatted, test_refusals):
+        for t in (test_machine, test_windows_formatted, test_mirror_mismatch, test_refusals):
             try:
                 t(tmp)
             except Exception as e:  # noqa: BLE001 - a crash of the test is a failure
