@@ -245,9 +245,18 @@ static void recency_input(const struct cli_opts *o, struct ul_recency_in *in)
     }
 }
 
+/* libntfs-3g's and the glue's warnings (repairs of what a cut write left)
+ * on stderr; its errors come back as the sentences printed by the caller. */
+static void ntfs_warning(int is_error, const char *line)
+{
+    if (!is_error)
+        fprintf(stderr, "%s: %s\n", prog, line);
+}
+
 static int open_volume(const struct cli_opts *o, const struct target *t, bool write,
                        struct ul_ntfs **v)
 {
+    ul_ntfs_set_log(ntfs_warning);
     char err[512];
     /* A mirror left behind by a cut write is repaired as chkdsk would:
      * otherwise an interrupted quarantine could not be finished. */

@@ -68,6 +68,23 @@ qp_=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); qf_=$(echo "
 [ "${qf_:-1}" -eq 0 ] || grep -E '^FAIL' -A3 "$out"
 count quarantine "${qp_:-0}" "${qf_:-1}"
 
+# A suite that ends with "PREFIX: N passed, N failed": suite NAME PREFIX command...
+suite() {
+    local name=$1 prefix=$2; shift 2
+    local out=$LOG/$name.log
+    "$@" >"$out" 2>&1
+    local line sp sf
+    line=$(grep -E "^$prefix: [0-9]+ passed" "$out" | tail -1)
+    sp=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+    sf=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+    [ -n "$line" ] || { sp=0; sf=1; tail -20 "$out"; }
+    [ "${sf:-1}" -eq 0 ] || grep -E '^FAIL' -A6 "$out"
+    count "$name" "${sp:-0}" "${sf:-1}"
+}
+
+# 3d. a power cut at every write of a quarantine, then the next run (ASan)
+suite cut-cli cut-every-write-cli python3 tests/ntfs/cut_every_write.py
+
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
 if make --no-print-directory fuzz-smoke >"$LOG/fuzz.log" 2>&1; then

@@ -18,8 +18,10 @@
  *   ntfs_readdir() to report names as stored.
  * - ntfs_delete() closes both the inode and the directory.  Closing a dirty
  *   inode updates the index entry of each of its names by opening the
- *   parent, unless it is passed in (ntfs_inode_close_in_dir()); an inode must
- *   never be open twice while one copy is dirty.
+ *   parent; an inode must never be open twice while one copy is dirty, so a
+ *   directory is closed before the file in it (close_both(): not
+ *   ntfs_inode_close_in_dir(), which frees the directory it was given when a
+ *   name of the file is not in that directory's index).
  * - ntfs_create() and ntfs_link() make POSIX-namespace names (what the
  *   ntfs-3g driver does); ntfs_delete() of a Win32 name removes its DOS
  *   (8.3) name too, but fails with ENOENT on a Win32 name that has no DOS
@@ -482,6 +484,7 @@ int ul_ntfs_probe_dev(const struct ul_ntfs_dev *d, struct ul_ntfs_probe *out, ch
 /* MFT reference of name in dir, or (u64)-1 with errno (ENOENT: no such name).
  * Ignores case when the volume does (ntfs_set_ignore_case()). */
 static u64 lookup(ntfs_inode *dir, const char *name);
+static int close_both(ntfs_inode *dir, ntfs_inode *ni, int r);
 
 /* Zero the header of hiberfil.sys (or remove a file too short to hold one):
  * Windows then starts afresh, and libntfs-3g's check passes. */
@@ -514,11 +517,7 @@ static int invalidate_hiberfile(ntfs_volume *vol)
         if (ntfs_attr_pwrite(na, 0, HIBERFILE_HEADER, zeros) != HIBERFILE_HEADER)
             r = errno_or(EIO);
         ntfs_attr_close(na);
-        if (ntfs_inode_close_in_dir(ni, root) && !r)
-            r = errno_or(EIO);
-        if (ntfs_inode_close(root) && !r)
-            r = errno_or(EIO);
-        return r;
+        return close_both(root, ni, r);
     }
     if (na)
         ntfs_attr_close(na);
@@ -755,9 +754,14 @@ static u64 lookup(ntfs_inode *dir, const char *name)
  * *ret_ni = root.  trail (may be NULL) gets the MFT number of each directory
  * walked through.
  */
-static int walk(ntfs_volume *vol, const struct path_parts *pp, ntfs_inode **ret_dir,
+static int writable(struct ul_ntfs *v);
+static int drop_dangling_entry(struct ul_ntfs *v, ntfs_inode *dir, const char *name);
+static int complete_link(struct ul_ntfs *v, ntfs_inode *dir, ntfs_inode *ni, const char *leaf);
+
+static int walk(struct ul_ntfs *v, const struct path_parts *pp, ntfs_inode **ret_dir,
                 ntfs_inode **ret_ni, u64 *trail)
 {
+    ntfs_volume *vol = v->vol;
     ntfs_inode *dir = ntfs_inode_open(vol, FILE_root);
 
     *ret_dir = *ret_ni = NULL;
@@ -781,13 +785,49 @@ static int walk(ntfs_volume *vol, const struct path_parts *pp, ntfs_inode **ret_
             ntfs_inode_close(dir);
             return r;
         }
-        ntfs_inode *ni = ntfs_inode_open(vol, MREF(mref));
+        ntfs_inode *ni = ntfs_inode_open(vol, mref);
         if (!ni) {
             int r = errno_or(EIO);
+            /* An index entry whose file record is not in use (or is another
+             * file now): what a create cut short leaves.  On a volume opened
+             * for writing, drop it, and the name is free. */
+            bool dangling = r == -ENOENT;   /* the record is not in use */
+            if (r == -EIO && !NVolReadOnly(vol)) {
+                /* in use by another file (its sequence number moved on)?
+                 * A read error is not a reason to drop an entry. */
+                ntfs_inode *o = ntfs_inode_open(vol, MREF(mref));
+                dangling = o && le16_to_cpu(o->mrec->sequence_number) != MSEQNO(mref);
+                if (o)
+                    ntfs_inode_close(o);
+            }
+            if (dangling && !NVolReadOnly(vol) &&
+                drop_dangling_entry(v, dir, pp->comp[i]) == 0) {
+                if (last) {
+                    *ret_dir = dir;
+                    return 0;
+                }
+                r = -ENOENT;
+            }
             ntfs_inode_close(dir);
             return r;
         }
         if (last) {
+            /* Found through dir's index, the record must name dir too (a
+             * link cut short): heal it before anyone acts on the file, or
+             * dropping its other name would free a file still indexed here. */
+            if (!NVolReadOnly(vol)) {
+                int r = complete_link(v, dir, ni, pp->comp[i]);
+                if (r < 0) {
+                    ntfs_inode_close(dir);
+                    ntfs_inode_close(ni);
+                    return r;
+                }
+                if (r > 0)
+                    ntfs_log_warning("gave MFT record %llu back its name in directory %llu (a "
+                                     "move had been cut short)\n",
+                                     (unsigned long long)ni->mft_no,
+                                     (unsigned long long)dir->mft_no);
+            }
             *ret_dir = dir;
             *ret_ni = ni;
             return 0;
@@ -801,13 +841,13 @@ static int walk(ntfs_volume *vol, const struct path_parts *pp, ntfs_inode **ret_
     }
 }
 
-static int walk_existing(ntfs_volume *vol, const char *path, struct path_parts *pp,
+static int walk_existing(struct ul_ntfs *v, const char *path, struct path_parts *pp,
                          ntfs_inode **ret_dir, ntfs_inode **ret_ni)
 {
     int r = split_path(path, pp);
     if (r < 0)
         return r;
-    r = walk(vol, pp, ret_dir, ret_ni, NULL);
+    r = walk(v, pp, ret_dir, ret_ni, NULL);
     if (r < 0)
         return r;
     if (!*ret_ni) {
@@ -818,18 +858,219 @@ static int walk_existing(ntfs_volume *vol, const char *path, struct path_parts *
     return 0;
 }
 
-/* Close ni (in dir, which updates its index entry there) and dir; returns
- * r, or the first close error when r is 0. */
+/*
+ * Close dir, then ni; returns r, or the first close error when r is 0.
+ * Closing a dirty ni updates the index entry of each of its names, opening
+ * each parent directory: dir goes first so that it is never open twice.
+ * Not ntfs_inode_close_in_dir(ni, dir): for a file with a name in another
+ * directory, or a name with no index entry (what a cut move leaves), it
+ * looks that name up in dir, fails, and closes dir, which the caller then
+ * closes again (libntfs-3g 2022.10.3, inode.c ntfs_inode_sync_file_name()).
+ */
 static int close_both(ntfs_inode *dir, ntfs_inode *ni, int r)
 {
-    if (ni) {
-        int c = dir ? ntfs_inode_close_in_dir(ni, dir) : ntfs_inode_close(ni);
-        if (c && !r)
-            r = errno_or(EIO);
-    }
     if (dir && ntfs_inode_close(dir) && !r)
         r = errno_or(EIO);
+    if (ni && ntfs_inode_close(ni) && !r)
+        r = errno_or(EIO);
     return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Names a cut move left half made                                     */
+
+/*
+ * A move is ntfs_link() + ntfs_delete(): each changes a directory index and
+ * the file's MFT record, in two device writes, and libntfs-3g keeps no
+ * journal.  A power cut between them leaves a name in one and not the
+ * other: (a) an index entry whose file's record lacks that $FILE_NAME, or
+ * (b) a $FILE_NAME with no index entry.  chkdsk would repair both; the
+ * quarantine journal's replay must act on the file first, so they are
+ * repaired here, toward the name that is in the index (the one ntfsls and
+ * our lookups see): (a) the record gets the name back from the index entry,
+ * (b) the stale $FILE_NAME is removed, as long as an indexed name remains.
+ */
+
+/* Is fn (a $FILE_NAME of the file mft_no) in its parent's index?  1, 0, or
+ * < 0.  dir is the parent when already open (else it is opened here). */
+static int name_indexed(ntfs_volume *vol, ntfs_inode *dir, const FILE_NAME_ATTR *fn,
+                        u64 mft_no)
+{
+    ntfs_inode *parent = dir && dir->mft_no == MREF_LE(fn->parent_directory) ? dir : NULL;
+    int r;
+
+    if (!parent) {
+        parent = ntfs_inode_open(vol, MREF_LE(fn->parent_directory));
+        if (!parent)
+            return errno == ENOENT ? 0 : errno_or(EIO);
+    }
+    ntfs_index_context *icx = ntfs_index_ctx_get(parent, NTFS_INDEX_I30, 4);
+    if (!icx) {
+        r = errno_or(ENOMEM);
+    } else {
+        errno = 0;
+        if (ntfs_index_lookup(fn, sizeof(FILE_NAME_ATTR), icx) == 0)
+            r = MREF_LE(icx->entry->indexed_file) == mft_no;
+        else
+            r = errno == ENOENT ? 0 : errno_or(EIO);
+        ntfs_index_ctx_put(icx);
+    }
+    if (parent != dir)
+        ntfs_inode_close(parent);   /* lookups only: never dirty */
+    return r;
+}
+
+/* (b): remove one $FILE_NAME of ni that no index holds, if an indexed one
+ * remains.  1 removed, 0 nothing to do, < 0 error. */
+static int drop_one_stale_name(ntfs_volume *vol, ntfs_inode *dir, ntfs_inode *ni)
+{
+    ntfs_attr_search_ctx *actx = ntfs_attr_get_search_ctx(ni, NULL);
+    int indexed = 0, stale = 0, r = 0;
+
+    if (!actx)
+        return errno_or(ENOMEM);
+    /* first pass: count; second: remove the first stale one */
+    for (int pass = 0; pass < 2 && r >= 0; pass++) {
+        ntfs_attr_reinit_search_ctx(actx);
+        while (!ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE, 0, NULL, 0,
+                                 actx)) {
+            const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
+                ((u8 *)actx->attr + le16_to_cpu(actx->attr->value_offset));
+            int in = name_indexed(vol, dir, fn, ni->mft_no);
+            if (in < 0) {
+                r = in;
+                break;
+            }
+            if (pass == 0) {
+                in ? indexed++ : stale++;
+                continue;
+            }
+            if (in)
+                continue;
+            if (ntfs_attr_record_rm(actx) < 0) {
+                r = errno_or(EIO);
+                break;
+            }
+            ni->mrec->link_count = cpu_to_le16(le16_to_cpu(ni->mrec->link_count) - 1);
+            ntfs_inode_mark_dirty(ni);
+            r = 1;
+            break;
+        }
+        if (pass == 0 && (!stale || !indexed))
+            break;      /* nothing stale, or no good name to keep */
+    }
+    ntfs_attr_put_search_ctx(actx);
+    return r;
+}
+
+/* (a): ni was found in dir under leaf; give its record that name if it
+ * lacks every name in dir.  1 added, 0 nothing to do, < 0 error. */
+static int complete_link(struct ul_ntfs *v, ntfs_inode *dir, ntfs_inode *ni, const char *leaf)
+{
+    ntfs_attr_search_ctx *actx = ntfs_attr_get_search_ctx(ni, NULL);
+    bool has = false;
+    int r = 0;
+
+    if (!actx)
+        return errno_or(ENOMEM);
+    while (!has && !ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE, 0, NULL, 0,
+                                     actx)) {
+        const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
+            ((u8 *)actx->attr + le16_to_cpu(actx->attr->value_offset));
+        has = MREF_LE(fn->parent_directory) == dir->mft_no;
+    }
+    ntfs_attr_put_search_ctx(actx);
+    if (has)
+        return 0;
+
+    if ((r = writable(v)) < 0)
+        return r;
+    ntfschar *u;
+    int len = to_utf16(leaf, &u);
+    if (len < 0)
+        return len;
+    FILE_NAME_ATTR *key = calloc(1, sizeof(FILE_NAME_ATTR) + (size_t)len * sizeof(ntfschar));
+    ntfs_index_context *icx = key ? ntfs_index_ctx_get(dir, NTFS_INDEX_I30, 4) : NULL;
+    if (!icx) {
+        free(key);
+        free(u);
+        return -ENOMEM;
+    }
+    key->parent_directory = MK_LE_MREF(dir->mft_no, le16_to_cpu(dir->mrec->sequence_number));
+    key->file_name_length = (u8)len;
+    key->file_name_type = FILE_NAME_POSIX;
+    memcpy(key->file_name, u, (size_t)len * sizeof(ntfschar));
+    errno = 0;
+    if (ntfs_index_lookup(key, sizeof(FILE_NAME_ATTR), icx) < 0) {
+        r = errno == ENOENT ? 0 : errno_or(EIO);
+    } else if (MREF_LE(icx->entry->indexed_file) == ni->mft_no) {
+        /* the index entry's key is the whole $FILE_NAME value */
+        u16 klen = le16_to_cpu(icx->entry->key_length);
+        if (ntfs_attr_add(ni, AT_FILE_NAME, AT_UNNAMED, 0, (u8 *)icx->data, klen) < 0) {
+            r = errno_or(EIO);
+        } else {
+            ni->mrec->link_count = cpu_to_le16(le16_to_cpu(ni->mrec->link_count) + 1);
+            ntfs_inode_mark_dirty(ni);
+            r = 1;
+        }
+    }
+    ntfs_index_ctx_put(icx);
+    free(key);
+    free(u);
+    return r;
+}
+
+/* Remove dir's index entry for name, whose file record is gone (walk()).
+ * 0 removed, < 0 not (nothing changed then). */
+static int drop_dangling_entry(struct ul_ntfs *v, ntfs_inode *dir, const char *name)
+{
+    ntfschar *u;
+    int r = writable(v);
+    if (r < 0)
+        return r;
+    int len = to_utf16(name, &u);
+    if (len < 0)
+        return len;
+    FILE_NAME_ATTR *key = calloc(1, sizeof(FILE_NAME_ATTR) + (size_t)len * sizeof(ntfschar));
+    ntfs_index_context *icx = key ? ntfs_index_ctx_get(dir, NTFS_INDEX_I30, 4) : NULL;
+    if (!icx) {
+        free(key);
+        free(u);
+        return -ENOMEM;
+    }
+    key->file_name_length = (u8)len;
+    key->file_name_type = FILE_NAME_POSIX;
+    memcpy(key->file_name, u, (size_t)len * sizeof(ntfschar));
+    errno = 0;
+    if (ntfs_index_lookup(key, sizeof(FILE_NAME_ATTR), icx) < 0)
+        r = errno_or(ENOENT);
+    else if (ntfs_index_rm(icx) < 0)
+        r = errno_or(EIO);
+    else
+        ntfs_log_warning("removed the index entry of '%s', whose file record is not in use "
+                         "(a create had been cut short)\n", name);
+    ntfs_index_ctx_put(icx);
+    free(key);
+    free(u);
+    return r;
+}
+
+/* Both repairs for a file about to be changed (writable volume only). */
+static int repair_names(struct ul_ntfs *v, ntfs_inode *dir, ntfs_inode *ni, const char *leaf)
+{
+    int r = complete_link(v, dir, ni, leaf);
+    for (int i = 0; r >= 0 && i < 8; i++) {
+        int d = drop_one_stale_name(v->vol, dir, ni);
+        if (d <= 0) {
+            r = d < 0 ? d : r;
+            break;
+        }
+        r = 1;
+    }
+    if (r > 0)
+        ntfs_log_warning("repaired the names of MFT record %llu (a move had been cut short)\n",
+                         (unsigned long long)ni->mft_no);
+    return r < 0 ? r : 0;
 }
 
 /* What libntfs-3g keeps open (MFT, cluster bitmap) goes to the disk, and
@@ -877,7 +1118,7 @@ static int v_read(void *ctx, const char *path, uint64_t off, void *buf, size_t l
     int r;
 
     *ret_read = 0;
-    r = walk_existing(v->vol, path, &pp, &dir, &ni);
+    r = walk_existing(v, path, &pp, &dir, &ni);
     if (r < 0)
         return r;
     if (is_dir(ni))
@@ -926,7 +1167,7 @@ static int v_write(void *ctx, const char *path, uint64_t off, const void *buf, s
         return -EISDIR;
     if (off + len < off || off + len > (uint64_t)INT64_MAX)
         return -EFBIG;
-    r = walk(v->vol, &pp, &dir, &ni, NULL);
+    r = walk(v, &pp, &dir, &ni, NULL);
     if (r < 0)
         return r;
     if (!is_dir(dir))
@@ -978,7 +1219,7 @@ static int v_stat(void *ctx, const char *path, struct ul_stat *ret)
     struct ul_ntfs *v = ctx;
     struct path_parts pp;
     ntfs_inode *dir, *ni;
-    int r = walk_existing(v->vol, path, &pp, &dir, &ni);
+    int r = walk_existing(v, path, &pp, &dir, &ni);
     if (r < 0)
         return r;
     fill_stat(ni, ret);
@@ -996,7 +1237,7 @@ static int v_mkdir(void *ctx, const char *path)
         return r;
     if (pp.n == 0)
         return -EEXIST;
-    r = walk(v->vol, &pp, &dir, &ni, NULL);
+    r = walk(v, &pp, &dir, &ni, NULL);
     if (r < 0)
         return r;
     if (ni)
@@ -1081,11 +1322,13 @@ static int v_remove(void *ctx, const char *path)
 
     if ((r = writable(v)) < 0)
         return r;
-    r = walk_existing(v->vol, path, &pp, &dir, &ni);
+    r = walk_existing(v, path, &pp, &dir, &ni);
     if (r < 0)
         return r;
     if (!dir)
         return close_both(NULL, ni, -EBUSY);    /* the root */
+    if ((r = repair_names(v, dir, ni, pp.comp[pp.n - 1])) < 0)
+        return flush(v, close_both(dir, ni, r));
     if (is_dir(ni)) {
         errno = 0;
         int e = ntfs_check_empty_dir(ni);
@@ -1109,22 +1352,25 @@ static int relink(struct ul_ntfs *v, const char *from, const char *to, bool same
 
     if ((r = writable(v)) < 0 || (r = split_path(to, &pt)) < 0)
         return r;
-    r = walk_existing(v->vol, from, &pf, &fdir, &ni);
+    r = walk_existing(v, from, &pf, &fdir, &ni);
     if (r < 0)
         return r;
     if (!fdir || pt.n == 0)
         return close_both(fdir, ni, -EBUSY);
     u64 from_dir = fdir->mft_no, from_no = ni->mft_no;
-    close_both(fdir, ni, 0);    /* never an inode open twice */
+    r = repair_names(v, fdir, ni, pf.comp[pf.n - 1]);
+    r = close_both(fdir, ni, r);    /* never an inode open twice */
+    if (r < 0)
+        return flush(v, r);
 
-    r = walk(v->vol, &pt, &tdir, &tni, trail);
+    r = walk(v, &pt, &tdir, &tni, trail);
     if (r < 0)
         return r;
     if (tni) {
         /* Only "a" -> "A" in one directory names the same file again. */
         bool case_only = tni->mft_no == from_no && tdir->mft_no == from_dir &&
                          strcmp(pf.comp[pf.n - 1], pt.comp[pt.n - 1]) != 0;
-        ntfs_inode_close_in_dir(tni, tdir);
+        ntfs_inode_close(tni);      /* lookups only: never dirty */
         if (!case_only) {
             ntfs_inode_close(tdir);
             return -EEXIST;
@@ -1169,6 +1415,10 @@ static int relink(struct ul_ntfs *v, const char *from, const char *to, bool same
         fdir = tdir;
     else if (ntfs_inode_close(tdir) && r == 0)
         r = errno_or(EIO);
+    /* The record with both names reaches the disk before the old name is
+     * dropped: a cut now leaves a plain hard link, not a half-made name. */
+    if (r == 0 && !fdir && (ntfs_inode_sync(ni) || ntfs_device_sync(v->vol->dev)))
+        r = errno_or(EIO);
     if (r == 0 && !fdir) {
         fdir = ntfs_inode_open(v->vol, from_dir);
         if (!fdir)
@@ -1198,9 +1448,11 @@ static int v_set_times(void *ctx, const char *path, const struct ul_times *t)
 
     if ((r = writable(v)) < 0)
         return r;
-    r = walk_existing(v->vol, path, &pp, &dir, &ni);
+    r = walk_existing(v, path, &pp, &dir, &ni);
     if (r < 0)
         return r;
+    if (dir && (r = repair_names(v, dir, ni, pp.comp[pp.n - 1])) < 0)
+        return flush(v, close_both(dir, ni, r));
     /* Written to $STANDARD_INFORMATION and the index entries when ni is
      * synced (closed); nothing later in the session restamps it. */
     ni->creation_time = cpu_to_sle64((s64)t->creation);
@@ -1267,7 +1519,7 @@ static int v_list(void *ctx, const char *path, ul_list_cb cb, void *arg)
     s64 pos = 0;
     int r;
 
-    r = walk_existing(v->vol, path, &pp, &dir, &ni);
+    r = walk_existing(v, path, &pp, &dir, &ni);
     if (r < 0)
         return r;
     if (dir)

@@ -21,6 +21,15 @@ build/tests/ntfs/test-ntfs-volume: $(NTFS_TEST_SRC) recovery/ntfs-volume.h share
 	@mkdir -p $(@D)
 	$(CC) $(NTFS_TEST_CFLAGS) -o $@ $(NTFS_TEST_SRC) $(NTFS_TEST_LDLIBS)
 
+# The CLI with the sanitizers, for tests/ntfs/cut_every_write.py: the run
+# after a power cut must not touch memory it should not.
+NTFS_ASAN_CLI_SRC := $(CLI_SRC) $(SHARED_SRC)
+build/tests/ntfs/unloop-asan: $(NTFS_ASAN_CLI_SRC) $(SHARED_HDR) $(wildcard recovery/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(NTFS_TEST_CFLAGS) $(shell pkg-config --cflags fdisk) -o $@ $(NTFS_ASAN_CLI_SRC) \
+		-lntfs-3g $(shell pkg-config --libs fdisk)
+NTFS_TESTS += build/tests/ntfs/unloop-asan
+
 ntfs-test: $(NTFS_TESTS) build/images/mkgpt build/images/ntfs-populate
 	./build/tests/ntfs/test-ntfs-volume
 
