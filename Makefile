@@ -38,8 +38,7 @@ CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
 $(CLI_OBJ): $(wildcard recovery/*.h shared/ntfs/*.h)
 
-$(B)/unloop: $(CLI_OBJ) $(HOST_SHARED_OBJ)
-	$(CC) $(HOST_CFLAGS) -o $@ $^ -lntfs-3g $(shell pkg-config --libs fdisk)
+# (linked below, after shared/ntfs/replay.mk says what else it needs)
 
 # ---------------------------------------------------------------- UEFI builds
 # gnu-efi from Debian (pinned in scripts/setup.sh); protocols are called
@@ -73,7 +72,12 @@ endef
 
 # libntfs-3g from Debian's source package, our libc shim and NTFS glue (efi/ntfs.mk).
 include efi/ntfs.mk
-EFI_NTFS_LINK := $(EFI_NTFS_GLUE_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
+# $LogFile replay: ntfs-3g's ntfsrecover as a library (shared/ntfs/replay.mk).
+include shared/ntfs/replay.mk
+EFI_NTFS_LINK := $(EFI_NTFS_GLUE_OBJ) $(REPLAY_EFI_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
+
+$(B)/unloop: $(CLI_OBJ) $(HOST_SHARED_OBJ) $(REPLAY_HOST_OBJ)
+	$(CC) $(HOST_CFLAGS) -o $@ $^ -lntfs-3g $(shell pkg-config --libs fdisk)
 
 $(B)/unloop.efi: $(EFI_OBJ) $(EFI_NTFS_LINK)
 	$(call efi_link,$(EFI_OBJ) $(EFI_NTFS_LINK),$@)

@@ -47,6 +47,8 @@ static unsigned write_flags(const struct ul_volume_policy *pol)
         f |= UL_NTFS_MARK_DIRTY;
     if (pol->repair_mirror)
         f |= UL_NTFS_FIX_MIRROR;
+    if (pol->unclean_log != UL_UNCLEAN_LOG_REFUSE)
+        f |= UL_NTFS_REPLAY_LOG;
     if (pol->unclean_log == UL_UNCLEAN_LOG_REPLAY_OR_RESET)
         f |= UL_NTFS_RESET_LOG;
     if (pol->discard_hibernation)
@@ -59,6 +61,9 @@ static void log_repairs(struct win *w, struct ul_ntfs *v)
 {
     struct ul_ntfs_repairs rep;
     ul_ntfs_get_repairs(v, &rep);
+    if (rep.log_replayed)
+        ul_logf(w->log, UL_LOG_NOTICE, "replayed the NTFS journal ($LogFile) Windows left "
+                "unclean (%u actions), as Windows would at its next start", rep.replayed_actions);
     if (rep.mirror_fixed)
         ul_logf(w->log, UL_LOG_NOTICE, "repaired $MFTMirr from $MFT (a write had been cut "
                 "short; repair_mirror = yes)");
@@ -134,8 +139,8 @@ static int win_open(void *ctx, const struct ul_volume_policy *pol, struct ul_vol
     if (handles)
         BS->FreePool(handles);
     if (!w->v) {
-        *why = saw_refused       ? "Windows volume not safely writable (see the log)"
-               : saw_unmountable ? "an NTFS volume cannot be mounted (see the log)"
+        *why = saw_refused       ? "Windows volume unsafe to write (see the log)"
+               : saw_unmountable ? "NTFS volume cannot be mounted (see the log)"
                : saw_bitlocker   ? "Windows volume is BitLocker-encrypted (issue #5)"
                                  : "no Windows volume found";
         return -UL_ENODEV;

@@ -7,6 +7,7 @@
 #   images/build-test-machine.sh --out DISK.img --loader FILE.efi --stub FILE.efi
 #                                [--conf FILE] [--bcd FILE] [--direct]
 #                                [--manifest FILE] [--size MiB]
+#                                [--ntfs-base FILE[.xz]] [--crash-log BACK]
 #
 #   --loader   unloop.efi: \EFI\BOOT\BOOTX64.EFI and \EFI\unloop\unloop.efi
 #   --stub     the stand-in Windows Boot Manager: \EFI\Microsoft\Boot\bootmgfw.efi
@@ -16,6 +17,12 @@
 #              no unloop file goes on the ESP (--loader and --conf are ignored)
 #   --manifest NTFS content (default: images/test-machine.manifest)
 #   --size     disk size in MiB (default 256: ESP 100, MSR 16, NTFS the rest)
+#   --ntfs-base  start from this NTFS volume (e.g. a partition Windows
+#              formatted, tests/data/ntfs-samples/) instead of mkntfs; it must
+#              fit the partition; the manifest is added to it
+#   --crash-log  then leave its $LogFile as Windows leaves it when it dies with
+#              the volume mounted (build/images/ntfs-crash-log; BACK moves the
+#              replay start back by that many LSN units, 0 for as-is)
 #
 # Writes DISK.img and DISK.img.layout (esp_offset=, esp_size=, ntfs_offset=,
 # ntfs_size=, disk_size=, in bytes).  Needs no root.  Quiet unless something
@@ -30,7 +37,7 @@ tools=${IMAGE_TOOLS_DIR:-$top/build/images}
 
 die() { echo "$prog: $*" >&2; exit 1; }
 usage() {
-	sed -n '7,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '7,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -43,12 +50,12 @@ quiet() {
 	fi
 }
 
-out="" loader="" stub="" conf="" bcd="" direct=0
+out="" loader="" stub="" conf="" bcd="" direct=0 ntfs_base="" crash_back=""
 manifest=$here/test-machine.manifest
 size_mib=256
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--out|--loader|--stub|--conf|--bcd|--manifest|--size)
+	--out|--loader|--stub|--conf|--bcd|--manifest|--size|--ntfs-base|--crash-log)
 		[ $# -ge 2 ] || die "$1 needs an argument"
 		case "$1" in
 		--out) out=$2 ;;
@@ -58,6 +65,8 @@ while [ $# -gt 0 ]; do
 		--bcd) bcd=$2 ;;
 		--manifest) manifest=$2 ;;
 		--size) size_mib=$2 ;;
+		--ntfs-base) ntfs_base=$2 ;;
+		--crash-log) crash_back=$2 ;;
 		esac
 		shift 2 ;;
 	--direct) direct=1; shift ;;
@@ -85,6 +94,9 @@ if [ "$direct" = 0 ]; then
 fi
 [ -z "$bcd" ] || need_file --bcd "$bcd"
 need_file --manifest "$manifest"
+[ -z "$ntfs_base" ] || need_file --ntfs-base "$ntfs_base"
+[ -z "$crash_back" ] || [ -x "$tools/ntfs-crash-log" ] ||
+	die "$tools/ntfs-crash-log is missing: run 'make build/images/ntfs-crash-log' first"
 for t in mkgpt ntfs-populate; do
 	[ -x "$tools/$t" ] || die "$tools/$t is missing: run 'make build/images/$t' first"
 done
@@ -139,9 +151,19 @@ quiet mcopy -i "$esp" "$stub" ::/EFI/Microsoft/Boot/bootmgfw.efi
 # --- Windows volume ----------------------------------------------------------
 # -p: hidden sectors = partition start; -H/-S: the geometry Windows writes
 # (without them mkntfs warns that the volume is not bootable).
-truncate -s $((ntfs_sectors * 512)) "$ntfs"
-quiet mkntfs -F -Q -q -L Windows -s 512 -p "$ntfs_start" -H 255 -S 63 "$ntfs"
+if [ -n "$ntfs_base" ]; then
+	case "$ntfs_base" in
+	*.xz) xz -dc "$ntfs_base" >"$ntfs" || die "cannot decompress $ntfs_base" ;;
+	*) cp --sparse=always "$ntfs_base" "$ntfs" ;;
+	esac
+	[ "$(stat -c %s "$ntfs")" -le $((ntfs_sectors * 512)) ] ||
+		die "--ntfs-base: $ntfs_base is larger than the NTFS partition (raise --size)"
+else
+	truncate -s $((ntfs_sectors * 512)) "$ntfs"
+	quiet mkntfs -F -Q -q -L Windows -s 512 -p "$ntfs_start" -H 255 -S 63 "$ntfs"
+fi
 quiet "$tools/ntfs-populate" "$ntfs" "$manifest"
+[ -z "$crash_back" ] || quiet "$tools/ntfs-crash-log" "$ntfs" "$crash_back"
 
 # --- assemble ----------------------------------------------------------------
 place() {

@@ -9,7 +9,7 @@ IMAGES_FDISK_CFLAGS = $(shell pkg-config --cflags fdisk)
 IMAGES_FDISK_LIBS = $(shell pkg-config --libs fdisk)
 IMAGES_NTFS_LIBS := -lntfs-3g
 
-IMAGE_TOOLS := build/images/mkgpt build/images/ntfs-populate
+IMAGE_TOOLS := build/images/mkgpt build/images/ntfs-populate build/images/ntfs-crash-log
 
 build/images/mkgpt: images/mkgpt.c images/images.mk
 	@mkdir -p $(@D)
@@ -19,3 +19,7 @@ build/images/mkgpt: images/mkgpt.c images/images.mk
 build/images/ntfs-populate: images/ntfs-populate.c images/images.mk
 	@mkdir -p $(@D)
 	$(CC) $(IMAGES_CFLAGS) $(CPPFLAGS) -o $@ $< $(LDFLAGS) $(IMAGES_NTFS_LIBS)
+
+build/images/ntfs-crash-log: images/ntfs-crash-log.c images/images.mk
+	@mkdir -p $(@D)
+	$(CC) $(IMAGES_CFLAGS) -D_GNU_SOURCE $(CPPFLAGS) -o $@ $< $(LDFLAGS) $(IMAGES_NTFS_LIBS)

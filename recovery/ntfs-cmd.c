@@ -260,7 +260,8 @@ static int open_volume(const struct cli_opts *o, const struct target *t, bool wr
     char err[512];
     /* A mirror left behind by a cut write is repaired as chkdsk would:
      * otherwise an interrupted quarantine could not be finished. */
-    unsigned flags = write ? UL_NTFS_MARK_DIRTY | UL_NTFS_FIX_MIRROR : UL_NTFS_RDONLY;
+    unsigned flags = write ? UL_NTFS_MARK_DIRTY | UL_NTFS_FIX_MIRROR | UL_NTFS_REPLAY_LOG
+                           : UL_NTFS_RDONLY;
     if (write && o->reset_log)
         flags |= UL_NTFS_RESET_LOG;
     if (write && o->remove_hiberfile)
@@ -278,8 +279,13 @@ static int open_volume(const struct cli_opts *o, const struct target *t, bool wr
     if (rep.mirror_fixed)
         fprintf(stderr, "%s: %s: repaired $MFTMirr from $MFT (a write had been cut short); "
                 "Windows will check the volume at its next boot\n", prog, t->disk);
+    if (rep.log_replayed)
+        fprintf(stderr, "%s: %s: replayed the NTFS journal ($LogFile) Windows left unclean "
+                "(%u actions), as Windows would at its next start\n", prog, t->disk,
+                rep.replayed_actions);
     if (rep.log_reset)
-        fprintf(stderr, "%s: %s: $LogFile reset (--reset-log)\n", prog, t->disk);
+        fprintf(stderr, "%s: %s: $LogFile reset (--reset-log): what Windows had not applied "
+                "is lost\n", prog, t->disk);
     if (rep.hiberfile_removed)
         fprintf(stderr, "%s: %s: hibernation image invalidated (--remove-hiberfile)\n", prog,
                 t->disk);

@@ -59,6 +59,16 @@ if [ -z "$tp$tf" ]; then tf=1; tail -20 "$out"; fi
 [ "${tf:-0}" -eq 0 ] || grep -E 'FAILED|error' "$out" | head -20
 count ntfs "${tp:-0}" "${tf:-0}"
 
+# 3b'. $LogFile replay (ntfsrecover as a library) on Windows-written logs,
+#      Debian's ntfsrecover as the oracle
+out=$LOG/replay.log
+make --no-print-directory replay-test >"$out" 2>&1
+tp=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$out" | grep -oE '[0-9]+' | head -1)
+tf=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$out" | grep -oE '[0-9]+' | head -1)
+if [ -z "$tp$tf" ]; then tf=1; tail -20 "$out"; fi
+[ "${tf:-0}" -eq 0 ] || grep -E 'FAILED|ERROR' -A3 "$out" | head -20
+count replay "${tp:-0}" "${tf:-0}"
+
 # 3c. scan / quarantine / restore through the CLI on real NTFS volumes
 out=$LOG/quarantine.log
 python3 tests/quarantine/test_quarantine.py >"$out" 2>&1

@@ -10,7 +10,7 @@ QEMU_DEPS := $(B)/unloop.efi $(B)/unloop $(B)/stub-loader.efi $(IMAGE_TOOLS)
 # All tests: units, CLI, fuzz smoke, image check, QEMU integration. Prints a
 # closing "check: N passed, N failed" line; fails if anything failed.
 check: $(SETUP_STAMP)
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_TARGETS) $(NTFS_TESTS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FUZZ_TARGETS) $(NTFS_TESTS) $(REPLAY_TEST)
 	@bash tests/run-check.sh
 
 demo: $(SETUP_STAMP)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The rest of what libntfs-3g asks of a libc (DESIGN.md §1): errno, ctype,
- * time, random, and stubs for what does not exist before the OS runs
- * (users, processes, file descriptors, locales, syslog).
+ * The rest of what libntfs-3g and ntfsrecover ask of a libc (DESIGN.md §1):
+ * errno, ctype, qsort, time, random, and stubs for what does not exist
+ * before the OS runs (users, processes, file descriptors, locales, syslog).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include <wchar.h>
 
 #include "libc-internal.h"
+#include "../../shared/time-util.h"
 
 int errno;
 struct ul_libc_hooks ul_libc;
@@ -91,6 +92,45 @@ unsigned long strtoul(const char *str, char **end, int base) { return strtoull(s
 long strtol(const char *str, char **end, int base) { return strtoll(str, end, base); }
 int atoi(const char *str) { return (int)strtol(str, NULL, 10); }
 
+/* ---- sorting: heapsort, O(n log n) whatever the input, no extra memory */
+static void swap_bytes(unsigned char *a, unsigned char *b, size_t size)
+{
+    while (size--) {
+        unsigned char t = *a;
+        *a++ = *b;
+        *b++ = t;
+    }
+}
+
+static void sift_down(unsigned char *base, size_t root, size_t n, size_t size,
+                      int (*cmp)(const void *, const void *))
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && cmp(base + child * size, base + (child + 1) * size) < 0)
+            child++;
+        if (cmp(base + root * size, base + child * size) >= 0)
+            return;
+        swap_bytes(base + root * size, base + child * size, size);
+        root = child;
+    }
+}
+
+void qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    unsigned char *b = base;
+    if (n < 2 || !size)
+        return;
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(b, i, n, size, cmp);
+    for (size_t end = n - 1; end > 0; end--) {
+        swap_bytes(b, b + end * size, size);
+        sift_down(b, 0, end, size, cmp);
+    }
+}
+
 /* ---- time */
 time_t time(time_t *t)
 {
@@ -100,6 +140,23 @@ time_t time(time_t *t)
     if (t)
         *t = now;
     return now;
+}
+
+/* Times before 1970 read as 1970 (ul_time_to_fields()). */
+struct tm *gmtime(const time_t *t)
+{
+    static struct tm tm;
+    int64_t secs = *t > 0 ? *t : 0;
+    int64_t days = secs / 86400;
+
+    ul_time_to_fields(secs, &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                      &tm.tm_sec);
+    tm.tm_yday = (int)(days - ul_time_from_fields(tm.tm_year, 1, 1, 0, 0, 0) / 86400);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_wday = (int)((days + 4) % 7);     /* 1970-01-01 was a Thursday */
+    tm.tm_isdst = 0;
+    return &tm;
 }
 
 int gettimeofday(struct timeval *tv, void *tz)

@@ -313,3 +313,22 @@ char *fgets(char *buf, int size, FILE *f)
 {
     return NULL;
 }
+
+/* There is nothing to read either. */
+size_t fread(void *buf, size_t size, size_t n, FILE *f)
+{
+    errno = EBADF;
+    return 0;
+}
+
+int fseek(FILE *f, long offset, int whence)
+{
+    errno = ESPIPE;
+    return -1;
+}
+
+long ftell(FILE *f)
+{
+    errno = ESPIPE;
+    return -1;
+}

@@ -27,22 +27,28 @@
  * mount (what `ntfsrecover DEVICE` does: sync mode), then leave the log
  * clean.
  *
- * A log that is clean, or wiped (mkntfs, ntfs-3g after a reset), is left
- * alone: nothing is written.  Otherwise ntfsrecover runs against an
- * in-memory overlay of the device, so the volume itself is written only once
- * the whole replay succeeded and the overlay's result passed libntfs-3g's own
- * $LogFile check; then the changed metadata is written first and the two
- * $LogFile restart pages last (a power cut in between leaves the log unclean
- * and the replay can run again: redo is guarded by the records' LSNs).
+ * A log that is clean (whatever its version), or wiped (mkntfs, ntfs-3g
+ * after a reset), is left alone: nothing is written, and 0 is returned.
+ * Otherwise ntfsrecover runs against an in-memory overlay of the device, so
+ * the volume itself is written only once the whole replay succeeded and the
+ * overlay's result passed libntfs-3g's own $LogFile check.  Then the changed
+ * metadata is written first, $MFTMirr with the records it copies next, and
+ * the two $LogFile restart pages last, each followed by a sync: a power cut
+ * before the last leaves the log unclean and the replay can simply run again
+ * (ntfsrecover skips the records whose LSN shows them done).
  *
  * 0: replayed, or nothing to replay; *replayed (if non-NULL) is the number of
- *    log actions ntfsrecover played (0 when nothing was to replay).
- * <0: negative errno, with a sentence in msg (if non-NULL); the volume was
- *    not written, except for -EIO with a message that says the write failed
- *    part-way.  -EPERM: the log is version 2.0 (Windows Fast Startup, or a
- *    power cut, with metadata kept in Windows' cache), which ntfsrecover
- *    refuses to replay; -EIO: the log or the volume is corrupt, or an action
- *    could not be replayed; -ENOMEM.
+ *    log actions ntfsrecover played (its "after playing N actions"; 0 when
+ *    nothing was to replay).
+ * <0: negative errno, with a sentence in msg (if non-NULL):
+ *    -EPERM  the log is unclean and of version 2.0 (Windows kept metadata in
+ *            its cache: Fast Startup, or an abrupt stop), which ntfsrecover
+ *            does not replay without --kill-fast-restart;
+ *    -EIO    the log or the volume is corrupt, or an action cannot be
+ *            replayed;
+ *    -ENOMEM, or the device's error;
+ *    nothing was written, except when writing the result failed part-way
+ *    (the message says "failed after N of M bytes"): then run it again.
  */
 int ul_ntfs_replay_log(const struct ul_ntfs_dev *d, unsigned *replayed, char *msg, size_t msglen);
 

@@ -33,6 +33,7 @@
  *   are looked up here with ntfs_mbstoucs() + ntfs_inode_lookup_by_name().
  */
 #include "ul-ntfs.h"
+#include "ntfs-replay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -573,13 +574,38 @@ static int open_i(struct ul_ntfs *v, char *err, size_t errlen)
     if (!rdonly) {
         if (p.hibernated && !(flags & UL_NTFS_REMOVE_HIBERFILE))
             return set_err(err, errlen, -EPERM,
-                           "%s: Windows is hibernated on this volume (Fast Startup: "
-                           "hiberfil.sys holds a hibernation image); not writing", d->name);
+                           "%s: not writing: Windows is hibernated on this volume (Fast "
+                           "Startup: hiberfil.sys holds a hibernation image)", d->name);
+        char why[512] = "";
+        if (!p.log_clean && (flags & UL_NTFS_REPLAY_LOG)) {
+            /* What Windows would do at its next mount: apply what it had
+             * committed, then mount.  Nothing is written if it fails. */
+            unsigned n = 0;
+            char msg[400];
+            r = ul_ntfs_replay_log(d, &n, msg, sizeof(msg));
+            if (r == 0) {
+                v->repairs.log_replayed = true;
+                v->repairs.replayed_actions = n;
+                v->modified = true;
+                r = probe_i(d, &p, err, errlen);
+                if (r < 0)
+                    return r;
+                if (!p.log_clean)
+                    snprintf(why, sizeof(why), "it is still unclean after the replay");
+            } else {
+                /* msg starts with the volume's name, said already */
+                size_t nl = strlen(d->name);
+                const char *m = strncmp(msg, d->name, nl) == 0 && msg[nl] == ':' ?
+                                msg + nl + 1 + (msg[nl + 1] == ' ') : msg;
+                snprintf(why, sizeof(why), "it cannot be replayed: %s", m);
+            }
+        } else if (!p.log_clean) {
+            snprintf(why, sizeof(why), "replaying it is not allowed here");
+        }
         if (!p.log_clean && !(flags & UL_NTFS_RESET_LOG))
             return set_err(err, errlen, -EOPNOTSUPP,
-                           "%s: the NTFS journal ($LogFile) holds transactions Windows did "
-                           "not finish; replaying it is not in this build (ntfsrecover "
-                           "integration, issue #3); not writing", d->name);
+                           "%s: not writing: the NTFS journal ($LogFile) holds transactions "
+                           "Windows did not finish, and %s", d->name, why);
         reset_log = !p.log_clean;
         fix_hiber = p.hibernated;
     }

@@ -64,6 +64,13 @@ enum {
      * such a volume is refused with -EUCLEAN.
      */
     UL_NTFS_FIX_MIRROR = 1u << 4,
+    /*
+     * An unclean $LogFile is replayed as Windows would at its next mount
+     * (ntfs-3g's ntfsrecover, shared/ntfs/ntfs-replay.h) before writing.  If
+     * the replay fails, the volume is refused, or with UL_NTFS_RESET_LOG too
+     * the log is reset.  Without this flag, UL_NTFS_RESET_LOG resets at once.
+     */
+    UL_NTFS_REPLAY_LOG = 1u << 5,
 };
 
 #ifndef EUCLEAN
@@ -113,7 +120,8 @@ int ul_ntfs_probe_dev(const struct ul_ntfs_dev *d, struct ul_ntfs_probe *out, ch
  *   -EUCLEAN     $MFTMirr does not match $MFT (read-only or no UL_NTFS_FIX_MIRROR),
  *                or cannot be repaired
  * and, unless UL_NTFS_RDONLY:
- *   -EOPNOTSUPP  unclean $LogFile and no UL_NTFS_RESET_LOG
+ *   -EOPNOTSUPP  unclean $LogFile not replayed (no UL_NTFS_REPLAY_LOG, or the
+ *                replay failed) and no UL_NTFS_RESET_LOG
  *   -EPERM       hibernated and no UL_NTFS_REMOVE_HIBERFILE
  * and other negative errnos from the device or libntfs-3g.  err (may be
  * NULL) receives a sentence for the user.  Takes d->priv over (see release).
@@ -126,6 +134,8 @@ int ul_ntfs_close(struct ul_ntfs *v);
 
 /* What the last open did to the volume before mounting it, for the log. */
 struct ul_ntfs_repairs {
+    bool log_replayed;      /* $LogFile replayed (UL_NTFS_REPLAY_LOG) */
+    unsigned replayed_actions;
     bool mirror_fixed;      /* $MFTMirr rewritten */
     bool log_reset;         /* $LogFile emptied (UL_NTFS_RESET_LOG) */
     bool hiberfile_removed; /* hibernation image invalidated */

@@ -660,10 +660,19 @@ static void test_unclean_log(void **state)
     assert_false(p.log_cached);
     assert_int_equal(ul_ntfs_open(WORK, 0, 0, UL_NTFS_REMOVE_HIBERFILE, &v, err, sizeof(err)),
                      -EOPNOTSUPP);
-    assert_non_null(strstr(err, "the NTFS journal ($LogFile) holds transactions Windows did not "
-                                "finish; replaying it is not in this build (ntfsrecover "
-                                "integration, issue #3); not writing"));
+    assert_non_null(strstr(err, "not writing: the NTFS journal ($LogFile) holds transactions "
+                                "Windows did not finish, and replaying it is not allowed here"));
     assert_null(v);
+    /* Replay allowed: these restart pages lead to no log records, so
+     * ntfsrecover cannot replay them (Debian's fails too): refused, with
+     * its reason, and nothing written. */
+    assert_int_equal(sh("cp --sparse=always " WORK " " WORK ".before"), 0);
+    assert_int_equal(ul_ntfs_open(WORK, 0, 0, UL_NTFS_REPLAY_LOG, &v, err, sizeof(err)),
+                     -EOPNOTSUPP);
+    assert_non_null(strstr(err, "and it cannot be replayed: "));
+    assert_null(v);
+    assert_int_equal(sh("cmp -s " WORK " " WORK ".before"), 0);
+    unlink(WORK ".before");
     /* libntfs-3g itself refuses it too (the oracle) */
     assert_int_not_equal(sh("ntfs-3g.probe --readwrite " WORK " 2>/dev/null"), 0);
     /* reading is fine */
@@ -672,8 +681,12 @@ static void test_unclean_log(void **state)
     assert_int_equal(ul_ntfs_volume_ops.stat(v, "\\Windows\\System32\\config\\syslog", &st), 0);
     assert_int_equal(st.size, 1247);
     assert_int_equal(ul_ntfs_close(v), 0);
-    /* allowed to reset: opened, log emptied */
-    v = open_ok(WORK, 0, 0, UL_NTFS_RESET_LOG);
+    /* allowed to reset when the replay fails: opened, log emptied */
+    v = open_ok(WORK, 0, 0, UL_NTFS_REPLAY_LOG | UL_NTFS_RESET_LOG);
+    struct ul_ntfs_repairs rep;
+    ul_ntfs_get_repairs(v, &rep);
+    assert_false(rep.log_replayed);
+    assert_true(rep.log_reset);
     assert_int_equal(ul_ntfs_volume_ops.mkdir(v, "\\after-reset"), 0);
     assert_int_equal(ul_ntfs_close(v), 0);
     assert_int_equal(ul_ntfs_probe(WORK, 0, 0, &p), 0);

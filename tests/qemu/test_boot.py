@@ -44,27 +44,52 @@ def check(cond, what, boot=None):
         raise Failure(msg)
 
 
+# Quarantine machines whose Windows volume Windows left mid-flight (issue #3):
+# name prefix -> (base image, extra build-test-machine.sh arguments, extra
+# manifest lines).  The volumes with a $LogFile are partitions Windows
+# formatted and wrote (tests/data/ntfs-samples/).
+SAMPLES = os.path.join(harness.TOP, "tests", "data", "ntfs-samples")
+MIDFLIGHT = {
+    "quarantine_unclean_log": ("quarantine-unclean-log.img", [
+        "--size", "420", "--ntfs-base", os.path.join(SAMPLES, "ntfs-lastaccess.part.xz"),
+        "--crash-log", "0"], []),
+    "quarantine_unreplayable_log": ("quarantine-unreplayable-log.img", [
+        "--size", "1150", "--ntfs-base", os.path.join(SAMPLES, "ntfs-2m.part.xz"),
+        "--crash-log", "0x1000"], []),
+    "quarantine_hibernated": ("quarantine-hibernated.img", [], [
+        "file \\hiberfil.sys 2024-07-19T03:00:00Z hex:68696272:65536\n"]),
+}
+
+
 def new_machine(name):
     base = QBASE if name.startswith("quarantine") else BASE
+    for prefix, (img, args, lines) in MIDFLIGHT.items():
+        if name.startswith(prefix):
+            base = os.path.join(harness.BUILD, "qemu", img)
+            if not os.path.exists(base):
+                build_quarantine_base(os.path.join(harness.BUILD, "qemu", "test.conf"), base,
+                                      args, lines)
     return Machine(base, os.path.join(harness.BUILD, "qemu", name))
 
 
-def build_quarantine_base(conf):
+def build_quarantine_base(conf, out_img=QBASE, args=(), extra=()):
     import datetime
     import re
     src = os.path.join(harness.TOP, "images", "test-machine.manifest")
     hour_ago = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
     stamp = hour_ago.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = os.path.join(harness.BUILD, "qemu", "quarantine.manifest")
+    out = out_img + ".manifest"
     with open(src) as f, open(out, "w") as g:
         for line in f:
             if "C-00000291-00000000-00000032.sys" in line and line.startswith("file"):
                 line = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp, line, count=1)
             g.write(line)
-    subprocess.run([os.path.join(harness.TOP, "images", "build-test-machine.sh"), "--out", QBASE,
+        g.writelines(extra)
+    subprocess.run([os.path.join(harness.TOP, "images", "build-test-machine.sh"), "--out", out_img,
                     "--loader", os.path.join(harness.BUILD, "unloop.efi"),
                     "--stub", os.path.join(harness.BUILD, "stub-loader.efi"),
-                    "--conf", conf, "--bcd", harness.TEST_BCD, "--manifest", out], check=True)
+                    "--conf", conf, "--bcd", harness.TEST_BCD, "--manifest", out] + list(args),
+                   check=True)
 
 
 def test_healthy_machine_boots_through_and_is_blessed(m):
@@ -203,6 +228,73 @@ def test_quarantine_breaks_the_loop(m):
     check(si_times(vol, BAD) == orig_times and len(orig_times) == 4,
           "restored file lost its times: %r vs %r" % (si_times(vol, BAD), orig_times))
     check(m.ntfs_consistent(vol), "ntfsfix -n does not find the volume consistent")
+
+
+def ntfs_sha(m):
+    import hashlib
+    with open(m.ntfs_image(), "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def volume_only(vol):
+    """Cut the extracted partition to its NTFS volume + the backup boot sector: a
+    sample volume is smaller than the partition it was put in, and ntfsfix looks for
+    the backup boot sector at the end of the device."""
+    with open(vol, "rb") as f:
+        bs = f.read(512)
+    os.truncate(vol, (int.from_bytes(bs[0x28:0x30], "little") + 1) * 512)
+    return vol
+
+
+def loop_until_attempt_3(m):
+    """Three boots that never reach "boot good"; the third is the looping one."""
+    for attempt in range(1, 4):
+        b = m.boot()
+        check(b.reached_loader, "attempt %d: loader not reached (fail open)" % attempt, b)
+    return b
+
+
+def test_quarantine_unclean_log_replayed(m):
+    """Issue #3: Windows died with its volume mounted, so $LogFile is unclean (a
+    partition Windows wrote; its restart area as Windows leaves it after a crash).
+    On the looping attempt unloop.efi replays the log as Windows would, then
+    quarantines; the volume is consistent and libntfs-3g mounts it read-write."""
+    vol = m.ntfs_image()
+    check(subprocess.run(["ntfs-3g.probe", "--readwrite", vol], capture_output=True).returncode != 0,
+          "the test volume's log is not unclean to begin with")
+    b = loop_until_attempt_3(m)
+    log = (m.esp_read("\\EFI\\unloop\\log") or b"").decode(errors="replace")
+    check("replayed the NTFS journal ($LogFile) Windows left unclean" in log,
+          "no replay in the log:\n" + log[-3000:], b)
+    vol = m.ntfs_image()
+    check(not m.ntfs_exists(BAD, vol), "the channel file was not quarantined", b)
+    check(subprocess.run(["ntfs-3g.probe", "--readwrite", vol], capture_output=True).returncode == 0,
+          "libntfs-3g does not mount the volume read-write after the replay")
+    check(m.ntfs_consistent(volume_only(vol)), "ntfsfix -n does not find the volume consistent")
+
+
+def test_quarantine_unreplayable_log_refused(m):
+    """Issue #3: a log ntfsrecover cannot replay: unloop.efi writes nothing to the
+    volume (its checksum is unchanged), says why, and the ladder moves on to Safe Mode,
+    which needs no NTFS write."""
+    before = ntfs_sha(m)
+    b = loop_until_attempt_3(m)
+    log = (m.esp_read("\\EFI\\unloop\\log") or b"").decode(errors="replace")
+    check("cannot be replayed" in log and "not writing" in log,
+          "the log does not say why:\n" + log[-3000:], b)
+    check(ntfs_sha(m) == before, "the NTFS volume changed")
+    check(m.bcd_safeboot() == 0, "Safe Mode was not set instead", b)
+
+
+def test_quarantine_hibernated_refused(m):
+    """Issue #3: Windows is hibernated (Fast Startup) on the volume and the policy does
+    not allow discarding that session: nothing written, the reason given, Safe Mode."""
+    before = ntfs_sha(m)
+    b = loop_until_attempt_3(m)
+    log = (m.esp_read("\\EFI\\unloop\\log") or b"").decode(errors="replace")
+    check("hibernated" in log and "not writing" in log, "the log does not say why:\n" + log[-3000:], b)
+    check(ntfs_sha(m) == before, "the NTFS volume changed")
+    check(m.bcd_safeboot() == 0, "Safe Mode was not set instead", b)
 
 
 def powercut_quarantine_at_random_moments(m):
@@ -400,6 +492,10 @@ def main():
         f.write(TEST_CONF)
     harness.build_image(BASE, conf=conf)
     build_quarantine_base(conf)
+    for img, _, _ in MIDFLIGHT.values():   # built when a test needs one, with this unloop.efi
+        path = os.path.join(harness.BUILD, "qemu", img)
+        if os.path.exists(path):
+            os.remove(path)
 
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:

@@ -229,6 +229,66 @@ def test_mirror_mismatch(tmp):
     ok("$MFTMirr != $MFT: ntfsfix -n consistent after the repair", c, out)
 
 
+def crashed_windows_volume(tmp, name, back):
+    """A partition Windows formatted and wrote (tests/data/ntfs-samples/), the
+    channel file added, then its $LogFile left as Windows leaves it when it
+    dies with the volume mounted (images/ntfs-crash-log)."""
+    vol = os.path.join(tmp, name + ".img")
+    with open(vol, "wb") as f:
+        subprocess.run(["xz", "-dc", os.path.join(TOP, "tests", "data", "ntfs-samples",
+                                                  name + ".part.xz")], stdout=f, check=True)
+    manifest = os.path.join(tmp, name + ".manifest")
+    with open(manifest, "w") as f:
+        f.write("dir \\Windows\\System32 2019-03-01T10:00:00Z\n")
+        f.write("file %s 2026-11-20T10:00:00Z zero:4096\n" % BAD)
+    subprocess.run([os.path.join(TOP, "build", "images", "ntfs-populate"), vol, manifest],
+                   check=True)
+    subprocess.run([os.path.join(TOP, "build", "images", "ntfs-crash-log"), vol, str(back)],
+                   check=True)
+    return vol
+
+
+def mounts_rw(vol):
+    """libntfs-3g's own verdict: would it mount read-write without resetting the log?"""
+    return subprocess.run(["ntfs-3g.probe", "--readwrite", vol], capture_output=True).returncode == 0
+
+
+def test_unclean_log(tmp):
+    # Windows died with the volume mounted: replayed as Windows would, then written.
+    vol = crashed_windows_volume(tmp, "ntfs-lastaccess", 0)
+    ok("crashed Windows log: libntfs-3g refuses it as it is", not mounts_rw(vol))
+    r = cli("--json", "scan", vol)
+    ok("crashed Windows log: scan reads it without writing",
+       r.returncode == 0 and r.json and [c["path"] for c in r.json["candidates"]] == [BAD],
+       r.stdout + r.stderr)
+    r = cli("--json", "quarantine", vol)
+    ok("crashed Windows log: quarantine replays the log, then moves the file",
+       r.returncode == 0 and r.json and r.json["moved"] == 1 and
+       "replayed the NTFS journal" in r.stderr, r.stdout + r.stderr)
+    ok("crashed Windows log: the log is clean afterwards (libntfs-3g mounts it read-write)",
+       mounts_rw(vol))
+    ok("crashed Windows log: file moved away", not exists(vol, BAD))
+    c, out = consistent(vol)
+    ok("crashed Windows log: ntfsfix -n consistent", c, out)
+    r = cli("--json", "restore", vol)
+    ok("crashed Windows log: restore", r.returncode == 0 and r.json["moved"] == 1, r.stderr)
+
+    # A log ntfsrecover cannot replay: refused, nothing written; --reset-log overrides.
+    vol = crashed_windows_volume(tmp, "ntfs-2m", 0x1000)
+    before = sha(vol)
+    r = cli("quarantine", vol)
+    ok("unreplayable log: refused with the reason (exit %d)" % r.returncode,
+       r.returncode == 1 and "cannot be replayed" in r.stderr and "not writing" in r.stderr,
+       r.stderr)
+    ok("unreplayable log: image unchanged", sha(vol) == before)
+    r = cli("--json", "quarantine", "--reset-log", vol)
+    ok("unreplayable log: --reset-log resets it, says so, and quarantines",
+       r.returncode == 0 and r.json and r.json["moved"] == 1 and "$LogFile reset" in r.stderr,
+       r.stdout + r.stderr)
+    c, out = consistent(vol)
+    ok("unreplayable log, reset: ntfsfix -n consistent", c, out)
+
+
 def test_refusals(tmp):
     bl = os.path.join(TOP, "..", "shared", "testdata", "bitlocker", "bitlk-aes-xts-128.img.xz")
     img = os.path.join(tmp, "bitlocker.img")
@@ -252,7 +312,8 @@ def test_refusals(tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="unloop-q-", dir=os.path.join(TOP, "build"))
     try:
-        for t in (test_machine, test_windows_formatted, test_mirror_mismatch, test_refusals):
+        for t in (test_machine, test_windows_formatted, test_mirror_mismatch, test_unclean_log,
+                  test_refusals):
             try:
                 t(tmp)
             except Exception as e:  # noqa: BLE001 - a crash of the test is a failure

@@ -13,7 +13,8 @@ extern FILE *stdout, *stderr, *stdin;
 #define SEEK_CUR 1
 #define SEEK_END 2
 #endif
-#define printf_like(f, a) __attribute__((format(printf, f, a)))
+/* __printf__: third-party code may be built with -Dprintf=... */
+#define printf_like(f, a) __attribute__((format(__printf__, f, a)))
 int printf(const char *fmt, ...) printf_like(1, 2);
 int fprintf(FILE *f, const char *fmt, ...) printf_like(2, 3);
 int sprintf(char *buf, const char *fmt, ...) printf_like(2, 3);
@@ -30,6 +31,9 @@ int fflush(FILE *f);
 FILE *fopen(const char *path, const char *mode);
 int fclose(FILE *f);
 char *fgets(char *buf, int size, FILE *f);
+size_t fread(void *buf, size_t size, size_t n, FILE *f);
+int fseek(FILE *f, long offset, int whence);
+long ftell(FILE *f);
 void perror(const char *s);
 #undef printf_like
 #endif
