@@ -124,6 +124,12 @@ qp=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); qf=$(echo "$l
 [ "${qf:-1}" -eq 0 ] || grep -A40 '^FAIL' "$out"
 count qemu "${qp:-0}" "${qf:-1}"
 
+# 7. power cuts in QEMU while unloop.efi quarantines: at every 8th device
+#    write of a quarantine (all of them: make qemu-power-cut), then at 20
+#    random moments (after the suite above, which builds the images)
+suite qemu-cut-writes cut-every-write python3 tests/qemu/cut_every_write.py --step 8
+suite qemu-power-cut qemu python3 tests/qemu/test_boot.py --power-cut
+
 echo "logs: $LOG/"
 echo "check: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -459,7 +459,7 @@ def test_missing_loader_returns_to_firmware(m):
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
-# Slow, and not yet green every time (see README, status): run with --power-cut.
+# Slow (about 6 min): run with --power-cut (make check does, after the others).
 POWER_CUT_TESTS = [v for k, v in sorted(globals().items()) if k.startswith("powercut_")]
 
 
