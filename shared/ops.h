@@ -80,6 +80,8 @@ struct ul_time {
 
 struct ul_clock_ops {
     int (*now)(void *ctx, struct ul_time *ret);
+    /* Optional: microseconds from an arbitrary start, for debug timings. */
+    uint64_t (*micros)(void *ctx);
 };
 
 struct ul_clock {

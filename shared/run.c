@@ -136,6 +136,14 @@ int ul_safe_mode_clear_ours(const struct ul_volume *esp, const struct ul_mem *me
 
 /* ---- quarantine (issue #3) ---- */
 
+/* For debug timings (make bench): 0 when there is no counter or no debug. */
+static uint64_t micros(const struct ul_env *env)
+{
+    if (env->log->level < UL_LOG_DEBUG || !env->clock.ops || !env->clock.ops->micros)
+        return 0;
+    return env->clock.ops->micros(env->clock.ctx);
+}
+
 struct qctx {
     struct ul_scan *scan;       /* from env->mem */
     struct ul_journal j;
@@ -214,7 +222,11 @@ static void prepare_quarantine(struct ul_env *env, struct ul_run_result *res, st
         .first_attempt = res->state.first_attempt,
         .first_attempt_tz = res->state.clock_tz,
     };
+    uint64_t t0 = micros(env);
     r = ul_scan(&env->win, &res->cfg.rules, &in, q->scan, env->log);
+    if (t0)
+        ul_logf(env->log, UL_LOG_DEBUG, "time to scan the Windows volume: %llu us",
+                (unsigned long long)(micros(env) - t0));
     if (r < 0) {
         env->caps.why_not_quarantine = "the scan failed (see the log)";
         return;
@@ -241,6 +253,7 @@ static void do_quarantine(struct ul_env *env, struct ul_run_result *res, struct 
     } else {
         enum ul_rung rung = action == UL_ACTION_QUARANTINE_WIDE ? UL_RUNG_QUARANTINE_WIDE
                                                                 : UL_RUNG_QUARANTINE_NEWEST;
+        uint64_t t0 = micros(env);
         r = env->win.ops->mkdir(env->win.ctx, UL_QUARANTINE_DIR);
         if (r == -UL_EEXIST)
             r = 0;
@@ -250,6 +263,9 @@ static void do_quarantine(struct ul_env *env, struct ul_run_result *res, struct 
                               res->cfg.rules.max_files,
                               ul_run_id_from_time(now.valid ? now.secs : 0), &q->j, &rep,
                               env->log);
+        if (t0)
+            ul_logf(env->log, UL_LOG_DEBUG, "time to quarantine: %llu us",
+                    (unsigned long long)(micros(env) - t0));
         res->quarantined = rep.moved;
         if (rep.moved) {
             if (res->state.rung < rung)

@@ -25,6 +25,7 @@ bench: $(SETUP_STAMP)
 	@$(MAKE) --no-print-directory $(QEMU_DEPS)
 	@python3 tests/qemu/bench.py
 	@python3 tests/bench/bench_scan.py
+	@python3 tests/qemu/bench_preboot.py
 
 qemu-test: $(SETUP_STAMP)
 	@$(MAKE) --no-print-directory $(QEMU_DEPS)

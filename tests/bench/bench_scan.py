@@ -4,12 +4,16 @@
 \\Windows\\System32\\drivers. The CLI's `unloop scan` and `unloop quarantine
 --dry-run` next to `ntfsls -R` over the same image in the same run (both
 read the volume with libntfs-3g), medians of several runs, and the ratio.
-Also the size of unloop.efi."""
+Also the size of unloop.efi. The tree is tests/bench/drivers_tree.py, shared
+with the pre-boot half, tests/qemu/bench_preboot.py."""
 import os
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import drivers_tree  # noqa: E402
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 B = os.path.join(TOP, "build", "bench")
@@ -18,31 +22,28 @@ REPS = int(os.environ.get("BENCH_REPS", "5"))
 
 
 def make_volume(path):
-    manifest = path + ".manifest"
-    d = "\\Windows\\System32\\drivers"
-    with open(manifest, "w") as f:
-        n = 0
-        # Microsoft-looking files directly in drivers\ and in its own subdirectories
-        for i in range(FILES // 2):
-            sub = ["", "\\en-US", "\\UMDF", "\\DriverData"][i % 4]
-            f.write("file %s%s\\ms%05d.sys 2024-05-14T00:00:00Z text:MZ\n" % (d, sub, i))
-            n += 1
-        # third-party vendor folders, old content
-        vendors = 50
-        for i in range(FILES - n - 1):
-            f.write("file %s\\Vendor%02d\\content-%05d.bin 2024-06-01T00:00:00Z hex:AAAAAAAA:64\n"
-                    % (d, i % vendors, i))
-        # and the one bad, recent channel file
-        f.write("file %s\\CrowdStrike\\C-00000291-00000000-00000032.sys 2024-07-19T04:09:00Z "
-                "zero:41984\n" % d)
+    """Build the volume under a temporary name: an interrupted build is never
+    taken for a cached one."""
+    tmp = path + ".tmp"
+    manifest = drivers_tree.write_manifest(path + ".manifest", FILES)
     size_mb = 64 + FILES // 200
-    subprocess.run(["truncate", "-s", "%dM" % size_mb, path], check=True)
-    subprocess.run(["mkntfs", "-F", "-Q", "-q", "-L", "Windows", path], check=True,
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    subprocess.run(["truncate", "-s", "%dM" % size_mb, tmp], check=True)
+    subprocess.run(["mkntfs", "-F", "-Q", "-q", "-L", "Windows", tmp], check=True,
                    stderr=subprocess.DEVNULL)
     t = time.monotonic()
-    subprocess.run([os.path.join(TOP, "build", "images", "ntfs-populate"), path, manifest],
+    subprocess.run([os.path.join(TOP, "build", "images", "ntfs-populate"), tmp, manifest],
                    check=True)
-    return time.monotonic() - t
+    secs = time.monotonic() - t
+    # older builds of the same size (another generator or ntfs-populate)
+    for name in os.listdir(B):
+        if name.startswith(("drivers-%d." % FILES, "drivers-%d-" % FILES)) and \
+                name.endswith((".img", ".img.manifest")) and \
+                not name.startswith(os.path.basename(path)):
+            os.unlink(os.path.join(B, name))
+    os.replace(tmp, path)
+    return secs
 
 
 def timed(cmd):
@@ -58,7 +59,11 @@ def timed(cmd):
 
 def main():
     os.makedirs(B, exist_ok=True)
-    vol = os.path.join(B, "drivers-%d.img" % FILES)
+    # keyed by the generator's output and the tool that writes it
+    populate = os.path.join(TOP, "build", "images", "ntfs-populate")
+    with open(populate, "rb") as f:
+        k = drivers_tree.key(FILES, f.read())
+    vol = os.path.join(B, "drivers-%d-%s.img" % (FILES, k))
     if not os.path.exists(vol):
         secs = make_volume(vol)
         print("built a volume with %d files under \\Windows\\System32\\drivers in %.1f s"
