@@ -146,7 +146,16 @@ struct efi_dev {
     uint64_t size;          /* bytes */
     uint64_t pos;           /* for seek/read/write */
     uint8_t *bounce;        /* BOUNCE_SIZE, page aligned (IoAlign) */
+    /* Read cache: firmware caches nothing, and libntfs-3g reads one MFT
+     * record or index block at a time (measured: ~44,000 reads to scan
+     * 20,000 files).  Direct-mapped chunks, write-through. */
+    uint8_t *cache;         /* CACHE_CHUNKS * CACHE_CHUNK, on first read */
+    uint64_t *tags;         /* chunk number + 1 in each slot; 0 = empty */
+    bool no_cache;          /* the allocation failed: read directly */
 };
+
+#define CACHE_CHUNK (64 * 1024)
+#define CACHE_CHUNKS 256    /* 16 MiB */
 
 static int dev_bind(EFI_HANDLE part, struct efi_dev *d)
 {
@@ -177,6 +186,13 @@ static int dev_bind(EFI_HANDLE part, struct efi_dev *d)
 
 static void dev_unbind(struct efi_dev *d)
 {
+    if (d->cache)
+        BS->FreePages((EFI_PHYSICAL_ADDRESS)(UINTN)d->cache,
+                      (UINTN)CACHE_CHUNKS * CACHE_CHUNK / 4096);
+    if (d->tags)
+        BS->FreePool(d->tags);
+    d->cache = NULL;
+    d->tags = NULL;
     if (d->bounce)
         BS->FreePages((EFI_PHYSICAL_ADDRESS)(UINTN)d->bounce, BOUNCE_SIZE / 4096);
     d->bounce = NULL;
@@ -222,6 +238,75 @@ static int dev_io(struct efi_dev *d, bool write, uint64_t off, void *buf, uint64
     return 0;
 }
 
+static bool cache_ready(struct efi_dev *d)
+{
+    if (d->cache || d->no_cache)
+        return d->cache != NULL;
+    EFI_PHYSICAL_ADDRESS a = 0;
+    if (BS->AllocatePages(AllocateAnyPages, EfiLoaderData, (UINTN)CACHE_CHUNKS * CACHE_CHUNK / 4096,
+                          &a) != EFI_SUCCESS ||
+        BS->AllocatePool(EfiLoaderData, CACHE_CHUNKS * sizeof(uint64_t), (void **)&d->tags) !=
+            EFI_SUCCESS) {
+        if (a)
+            BS->FreePages(a, (UINTN)CACHE_CHUNKS * CACHE_CHUNK / 4096);
+        d->tags = NULL;
+        d->no_cache = true;     /* slower, not wrong */
+        return false;
+    }
+    d->cache = (uint8_t *)(UINTN)a;
+    memset(d->tags, 0, CACHE_CHUNKS * sizeof(uint64_t));
+    return true;
+}
+
+/* [off, off+len) lies within the device (d_prw checked). */
+static int cached_read(struct efi_dev *d, uint64_t off, uint8_t *buf, uint64_t len)
+{
+    if (!cache_ready(d))
+        return dev_io(d, false, off, buf, len);
+    while (len) {
+        uint64_t idx = off / CACHE_CHUNK, within = off % CACHE_CHUNK;
+        uint64_t n = CACHE_CHUNK - within < len ? CACHE_CHUNK - within : len;
+        unsigned slot = (unsigned)(idx % CACHE_CHUNKS);
+        uint8_t *c = d->cache + (UINTN)slot * CACHE_CHUNK;
+        if (d->tags[slot] != idx + 1) {
+            uint64_t start = idx * CACHE_CHUNK;
+            uint64_t clen = d->size - start < CACHE_CHUNK ? d->size - start : CACHE_CHUNK;
+            d->tags[slot] = 0;
+            int r = dev_io(d, false, start, c, clen);
+            if (r < 0)
+                return r;
+            d->tags[slot] = idx + 1;
+        }
+        memcpy(buf, c + within, n);
+        buf += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* After a write (r: its result): cached chunks get the new bytes, or are
+ * dropped if the write failed (the device may hold either). */
+static void cache_written(struct efi_dev *d, uint64_t off, const uint8_t *buf, uint64_t len, int r)
+{
+    if (!d->cache)
+        return;
+    while (len) {
+        uint64_t idx = off / CACHE_CHUNK, within = off % CACHE_CHUNK;
+        uint64_t n = CACHE_CHUNK - within < len ? CACHE_CHUNK - within : len;
+        unsigned slot = (unsigned)(idx % CACHE_CHUNKS);
+        if (d->tags[slot] == idx + 1) {
+            if (r < 0)
+                d->tags[slot] = 0;
+            else
+                memcpy(d->cache + (UINTN)slot * CACHE_CHUNK + within, buf, n);
+        }
+        buf += n;
+        off += n;
+        len -= n;
+    }
+}
+
 static s64 d_prw(struct ntfs_device *dev, bool write, void *buf, s64 count, s64 offset)
 {
     struct efi_dev *d = dev->d_private;
@@ -240,7 +325,13 @@ static s64 d_prw(struct ntfs_device *dev, bool write, void *buf, s64 count, s64 
         count = (s64)(d->size - (uint64_t)offset);
     if (count == 0)
         return 0;
-    int r = dev_io(d, write, (uint64_t)offset, buf, (uint64_t)count);
+    int r;
+    if (write) {
+        r = dev_io(d, true, (uint64_t)offset, buf, (uint64_t)count);
+        cache_written(d, (uint64_t)offset, buf, (uint64_t)count, r);
+    } else {
+        r = cached_read(d, (uint64_t)offset, buf, (uint64_t)count);
+    }
     if (r < 0) {
         errno = -r;
         return -1;

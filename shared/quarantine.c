@@ -17,7 +17,8 @@ struct walk {
     uint32_t ncomps;
     char path[UL_JPATH_MAX];
     struct ul_scan *out;
-    bool collect;                   /* second pass: keep recent ones */
+    bool count;                     /* count matches and find the newest */
+    bool collect;                   /* keep the recent ones */
     uint64_t cutoff;
     struct ul_log *log;
 };
@@ -83,13 +84,12 @@ static void found_file(struct walk *w, const struct ul_stat *st)
     if (!ul_rule_match_path(w->rule, w->path))
         return;
     uint64_t t = newest_time(&st->times);
-    if (!w->collect) {
+    if (w->count) {
         w->out->matched++;
         if (t > w->out->newest)
             w->out->newest = t;
-        return;
     }
-    if (t <= w->cutoff)
+    if (!w->collect || t <= w->cutoff)
         return;
     struct ul_candidate c = { .size = st->size, .times = st->times, .file_id = st->file_id,
                               .rule = w->rule_index };
@@ -226,14 +226,25 @@ int ul_scan(const struct ul_volume *vol, const struct ul_rules *rules,
     w.out = out;
     w.log = log;
 
-    /* Pass 1: what matches at all, and the newest of it (for a bare volume). */
-    r = walk_rules(&w);
-    if (r < 0)
-        return r;
+    /* Does the cutoff depend on the newest match (a bare volume: no unloop
+     * state)?  Then a first pass finds that, and a second collects.  Else
+     * one pass counts and collects (each pass opens every matching file). */
+    in.newest_match_ft = 0;
+    uint64_t c0 = ul_recency_cutoff(rules, &in, &out->cutoff_reason);
+    in.newest_match_ft = UINT64_MAX / 2;
+    bool needs_newest = ul_recency_cutoff(rules, &in, &out->cutoff_reason) != c0;
+    w.count = true;
+    if (needs_newest) {
+        /* Pass 1: what matches at all, and the newest of it. */
+        r = walk_rules(&w);
+        if (r < 0)
+            return r;
+        w.count = false;
+    }
     in.newest_match_ft = out->newest;
     out->cutoff = ul_recency_cutoff(rules, &in, &out->cutoff_reason);
 
-    /* Pass 2: the recent ones that pass the content checks. */
+    /* The recent ones that pass the content checks. */
     w.collect = true;
     w.cutoff = out->cutoff;
     return walk_rules(&w);
