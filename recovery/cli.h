@@ -32,6 +32,11 @@ struct cli_opts {
     bool reset_log;             /* --reset-log: policy allows discarding an unclean $LogFile */
     bool remove_hiberfile;      /* --remove-hiberfile: policy allows discarding hibernation */
     uint64_t run;               /* restore --run ID */
+    /* bitlocker unlock: one key source, and where the decrypted volume goes */
+    const char *recovery_password;  /* --recovery-password P ("-": a line of stdin) */
+    const char *password;           /* --password P ("-": a line of stdin) */
+    const char *bek;                /* --bek FILE */
+    const char *output;             /* --output FILE */
 };
 
 extern const char *prog;
@@ -46,6 +51,16 @@ int cmd_quarantine(const struct cli_opts *o, const char *disk);
 int cmd_restore(const struct cli_opts *o, const char *disk);
 int cmd_journal(const struct cli_opts *o, const char *disk);
 int parse_utc_time(const char *s, int64_t *ret);
+/* The partitions of a disk or disk image, through libfdisk: cb gets each
+ * one's 1-based number, byte offset and length, and type GUID (upper-case
+ * string, NULL if none); a non-zero return stops the walk and is returned.
+ * Returns 0, -ENOENT when there is no partition table, or another -errno. */
+typedef int (*cli_partition_cb)(void *arg, int partno, uint64_t off, uint64_t len,
+                                const char *type_guid);
+int cli_for_each_partition(const char *disk, cli_partition_cb cb, void *arg);
+
+/* bitlocker-cmd.c */
+int cmd_bitlocker(const struct cli_opts *o, const char *action, const char *disk);
 
 /* bcd-cmd.c */
 struct ul_mem;

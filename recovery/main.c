@@ -48,6 +48,9 @@ static const char usage_text[] =
     "  quarantine DISK       move it to \\unloop.quarantine (journaled; never deletes)\n"
     "  restore DISK          put back the files of the last (or --run ID) quarantine\n"
     "  journal DISK          what was quarantined and restored, file by file\n"
+    "  bitlocker info DISK   a BitLocker volume's encryption, state and key protectors\n"
+    "  bitlocker unlock DISK (--recovery-password P | --password P | --bek FILE)\n"
+    "                        --output FILE   write the decrypted volume to a new FILE\n"
     "  help                  this text\n"
     "\n"
     "Options:\n"
@@ -68,6 +71,12 @@ static const char usage_text[] =
     "  --reset-log   if an unclean NTFS $LogFile cannot be replayed, reset it\n"
     "                (default: refuse; a log that replays is always replayed)\n"
     "  --remove-hiberfile  allow discarding a hibernated session (default: refuse)\n"
+    "  --recovery-password P\n"
+    "                the 48-digit recovery password ('-': read a line from stdin)\n"
+    "  --password P  the volume's password ('-': read a line from stdin)\n"
+    "  --bek FILE    a startup key file ({GUID}.BEK)\n"
+    "  --output FILE where bitlocker unlock writes the decrypted volume (a new file,\n"
+    "                or a block device)\n"
     "  --json        machine-readable output on stdout (keys documented in unloop(8))\n"
     "  -h, --help    this text\n"
     "  --version     print the version\n"
@@ -436,6 +445,10 @@ int main(int argc, char **argv)
         { "reset-log", no_argument, NULL, 'R' },
         { "remove-hiberfile", no_argument, NULL, 'H' },
         { "run", required_argument, NULL, 'u' },
+        { "recovery-password", required_argument, NULL, 'P' },
+        { "password", required_argument, NULL, 'W' },
+        { "bek", required_argument, NULL, 'K' },
+        { "output", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { 0 },
@@ -471,6 +484,10 @@ int main(int argc, char **argv)
         case 'N': o.newest = true; break;
         case 'R': o.reset_log = true; break;
         case 'H': o.remove_hiberfile = true; break;
+        case 'P': o.recovery_password = optarg; break;
+        case 'W': o.password = optarg; break;
+        case 'K': o.bek = optarg; break;
+        case 'o': o.output = optarg; break;
         case 'u': {
             uint64_t v = 0;
             int digits = 0;
@@ -535,6 +552,12 @@ int main(int argc, char **argv)
         case 'r': return cmd_restore(&o, args[1]);
         default: return cmd_journal(&o, args[1]);
         }
+    }
+    if (strcmp(cmd, "bitlocker") == 0) {
+        if (nargs != 3)
+            return usage_error("%s", "usage: unloop bitlocker info|unlock DISK [--partition N] "
+                                     "[key options] [--output FILE]");
+        return cmd_bitlocker(&o, args[1], args[2]);
     }
     if (strcmp(cmd, "bcd") == 0) {
         if (nargs != 2 || strcmp(args[1], "list") != 0)

@@ -53,6 +53,84 @@ static bool has_windows(const char *disk, uint64_t off, uint64_t len)
     return ok;
 }
 
+int cli_for_each_partition(const char *disk, cli_partition_cb cb, void *arg)
+{
+    struct fdisk_context *cxt = fdisk_new_context();
+    struct fdisk_table *tb = NULL;
+    int r;
+    if (!cxt)
+        return -ENOMEM;
+    r = fdisk_assign_device(cxt, disk, 1);
+    if (r < 0)
+        goto out;
+    if (!fdisk_has_label(cxt) || fdisk_get_partitions(cxt, &tb) < 0) {
+        r = -ENOENT;
+        goto out;
+    }
+    unsigned long ss = fdisk_get_sector_size(cxt);
+    r = 0;
+    for (size_t i = 0; i < fdisk_table_get_nents(tb) && r == 0; i++) {
+        struct fdisk_partition *pa = fdisk_table_get_partition(tb, i);
+        if (!pa || !fdisk_partition_has_start(pa) || !fdisk_partition_has_size(pa))
+            continue;
+        struct fdisk_parttype *type = fdisk_partition_get_type(pa);
+        r = cb(arg, (int)fdisk_partition_get_partno(pa) + 1,
+               (uint64_t)fdisk_partition_get_start(pa) * ss,
+               (uint64_t)fdisk_partition_get_size(pa) * ss,
+               type ? fdisk_parttype_get_string(type) : NULL);
+    }
+out:
+    fdisk_unref_table(tb);
+    fdisk_unref_context(cxt);
+    return r;
+}
+
+struct find_ctx {
+    const char *disk;
+    int partno;
+    struct target *t;
+    bool saw_bitlocker;
+    int rc;
+};
+
+/* 1 (stop) when the partition is the target or --partition's is not usable. */
+static int find_part(void *arg, int n, uint64_t off, uint64_t len, const char *guid)
+{
+    struct find_ctx *f = arg;
+    if (f->partno) {
+        if (n != f->partno)
+            return 0;
+    } else if (!guid || strcasecmp(guid, BASIC_DATA_GUID) != 0) {
+        return 0;
+    }
+    struct ul_ntfs_probe p;
+    if (ul_ntfs_probe(f->disk, off, len, &p) < 0)
+        memset(&p, 0, sizeof(p));
+    if (p.is_bitlocker) {
+        f->saw_bitlocker = true;
+        fprintf(stderr, "%s: partition %d is BitLocker-encrypted: unlocking it is issue #5; "
+                "skipped\n", prog, n);
+        return f->partno ? 1 : 0;
+    }
+    if (!p.is_ntfs && !p.mirror_mismatch) {
+        if (f->partno) {
+            fprintf(stderr, "%s: partition %d is not NTFS\n", prog, n);
+            return 1;
+        }
+        return 0;
+    }
+    /* A volume whose $MFTMirr a cut write left behind cannot be looked
+     * into before the repair that opening it for writing does: take it. */
+    if (!f->partno && !p.mirror_mismatch && !has_windows(f->disk, off, len))
+        return 0;
+    f->t->offset = off;
+    f->t->length = len;
+    f->t->partno = n;
+    f->t->probe = p;
+    f->rc = EXIT_OK;
+    return 1;
+}
+
 /*
  * The Windows volume: a bare NTFS image, the partition --partition names,
  * or the first basic data partition that is NTFS and has \Windows\System32
@@ -72,75 +150,24 @@ static int find_target(const char *disk, int partno, struct target *t)
             return EXIT_FAIL;
         }
     }
-    struct fdisk_context *cxt = fdisk_new_context();
-    struct fdisk_table *tb = NULL;
-    int rc = EXIT_FAIL, r;
-    if (!cxt)
+    struct find_ctx f = { .disk = disk, .partno = partno, .t = t, .rc = EXIT_FAIL };
+    int r = cli_for_each_partition(disk, find_part, &f);
+    if (r == -ENOENT) {
+        fprintf(stderr, "%s: %s has no partition table and is not an NTFS volume\n", prog, disk);
         return EXIT_FAIL;
-    r = fdisk_assign_device(cxt, disk, 1);
+    }
     if (r < 0) {
         fprintf(stderr, "%s: cannot open %s: %s\n", prog, disk, strerror(-r));
-        goto out;
+        return EXIT_FAIL;
     }
-    if (!fdisk_has_label(cxt) || fdisk_get_partitions(cxt, &tb) < 0) {
-        fprintf(stderr, "%s: %s has no partition table and is not an NTFS volume\n", prog, disk);
-        goto out;
-    }
-    unsigned long ss = fdisk_get_sector_size(cxt);
-    bool saw_bitlocker = false;
-    for (size_t i = 0; i < fdisk_table_get_nents(tb); i++) {
-        struct fdisk_partition *pa = fdisk_table_get_partition(tb, i);
-        if (!pa || !fdisk_partition_has_start(pa) || !fdisk_partition_has_size(pa))
-            continue;
-        int n = (int)fdisk_partition_get_partno(pa) + 1;
-        uint64_t off = (uint64_t)fdisk_partition_get_start(pa) * ss;
-        uint64_t len = (uint64_t)fdisk_partition_get_size(pa) * ss;
-        struct fdisk_parttype *type = fdisk_partition_get_type(pa);
-        const char *guid = type ? fdisk_parttype_get_string(type) : NULL;
-        if (partno) {
-            if (n != partno)
-                continue;
-        } else if (!guid || strcasecmp(guid, BASIC_DATA_GUID) != 0) {
-            continue;
-        }
-        struct ul_ntfs_probe p;
-        if (ul_ntfs_probe(disk, off, len, &p) < 0)
-            memset(&p, 0, sizeof(p));
-        if (p.is_bitlocker) {
-            saw_bitlocker = true;
-            fprintf(stderr, "%s: partition %d is BitLocker-encrypted: unlocking it is issue #5; "
-                    "skipped\n", prog, n);
-            if (partno)
-                goto out;
-            continue;
-        }
-        if (!p.is_ntfs && !p.mirror_mismatch) {
-            if (partno) {
-                fprintf(stderr, "%s: partition %d is not NTFS\n", prog, n);
-                goto out;
-            }
-            continue;
-        }
-        /* A volume whose $MFTMirr a cut write left behind cannot be looked
-         * into before the repair that opening it for writing does: take it. */
-        if (!partno && !p.mirror_mismatch && !has_windows(disk, off, len))
-            continue;
-        t->offset = off;
-        t->length = len;
-        t->partno = n;
-        t->probe = p;
-        rc = EXIT_OK;
-        goto out;
-    }
+    if (r > 0)
+        return f.rc;
     if (partno)
         fprintf(stderr, "%s: %s has no partition %d\n", prog, disk, partno);
     else
         fprintf(stderr, "%s: no Windows volume (NTFS with \\Windows\\System32) on %s%s\n", prog,
-                disk, saw_bitlocker ? " that is not BitLocker-encrypted" : "");
-out:
-    fdisk_unref_table(tb);
-    fdisk_unref_context(cxt);
-    return rc;
+                disk, f.saw_bitlocker ? " that is not BitLocker-encrypted" : "");
+    return EXIT_FAIL;
 }
 
 /* "2024-07-19T04:09:00Z", "2024-07-19 04:09", "2024-07-19" (UTC) or "@SECONDS". */

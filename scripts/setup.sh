@@ -10,6 +10,9 @@ PKGS=(
   qemu-system-x86 ovmf                           # integration tests, demo, bench
   mtools dosfstools ntfs-3g fdisk                # image builder and host-side checks
   libhivex-bin                                   # BCD oracle (later issues)
+  libmbedtls-dev                                 # BitLocker crypto in the CLI (AES, CCM, SHA-256)
+  dislocker libbde-utils                         # BitLocker oracles (tests/bitlocker)
+  python3-cryptography                           # tests/bitlocker: derived volumes (AES-CCM)
   python3                                        # QEMU harness, CLI tests
   groff-base                                     # man page check
   dpkg-dev xz-utils                              # ntfs-3g source for unloop.efi (fetch-ntfs-3g.sh)

@@ -11,7 +11,7 @@ total_pass=0
 total_fail=0
 
 count() { # suite-name passed failed
-    printf '%-14s %4d passed, %d failed\n' "$1:" "$2" "$3"
+    printf '%-17s %4d passed, %d failed\n' "$1:" "$2" "$3"
     total_pass=$((total_pass + $2))
     total_fail=$((total_fail + $3))
 }
@@ -94,6 +94,11 @@ suite() {
 
 # 3d. a power cut at every write of a quarantine, then the next run (ASan)
 suite cut-cli cut-every-write-cli python3 tests/ntfs/cut_every_write.py
+
+# 3e. BitLocker: unlock every Windows-made test volume with each of its keys
+#     (SHA-256 of the result), info against bdeinfo and dislocker-metadata,
+#     wrong/malformed keys, damaged metadata, truncated images
+suite bitlocker bitlocker python3 tests/bitlocker/test_bitlocker.py
 
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0

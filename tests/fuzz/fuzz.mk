@@ -44,12 +44,22 @@ fuzz_max_len_regf := 262144
 fuzz_src_gpt := tests/fuzz/fuzz-gpt.c shared/gpt.c shared/crc32.c shared/string-util.c
 fuzz_max_len_gpt := 40960
 
+# bitlocker: the volume header and metadata copies, then the clear-key and
+# .BEK unlocks and a few sector reads (shared/bitlocker.c, Debian's mbedTLS).
+FUZZ_NAMES += bitlocker
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-bitlocker
+fuzz_src_bitlocker := tests/fuzz/fuzz-bitlocker.c shared/bitlocker.c shared/gpt.c shared/crc32.c \
+	shared/string-util.c
+fuzz_ldlibs_bitlocker := -lmbedcrypto
+# A header, a flags byte and one 64 KiB metadata area.
+fuzz_max_len_bitlocker := 66049
+
 FUZZ_HDR := $(wildcard shared/*.h) tests/unit/fake-volume.h
 
 define fuzz_rule
 $(FUZZ_DIR)/fuzz-$(1): $(fuzz_src_$(1)) $(FUZZ_HDR) | $(SETUP_STAMP)
 	@mkdir -p $$(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ $(fuzz_src_$(1))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ $(fuzz_src_$(1)) $(fuzz_ldlibs_$(1))
 endef
 $(foreach f,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(f))))
 

@@ -18,6 +18,7 @@ UNIT_NAMES += bcd-store safe-mode
 UNIT_NAMES += gpt
 UNIT_NAMES += rules
 UNIT_NAMES += quarantine preboot-quarantine
+UNIT_NAMES += bitlocker
 UNIT_TESTS := $(addprefix $(UNIT_BIN_DIR)/test-,$(UNIT_NAMES))
 
 # Shared sources per test (besides tests/unit/test-NAME.c and fake-volume.c).
@@ -43,6 +44,9 @@ unit_shared_bcd-store   := bcd-store.c bcd.c regf.c regf-log.c log.c time-util.c
 unit_shared_safe-mode   := run.c menu.c decide.c boot-state.c crc32.c config.c rules.c log.c \
 	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c quarantine.c journal.c
 unit_shared_rules       := rules.c config.c string-util.c
+unit_shared_bitlocker   := bitlocker.c gpt.c crc32.c string-util.c
+# Libraries a test needs besides cmocka (BitLocker: Debian's libmbedtls).
+unit_ldlibs_bitlocker   := -lmbedcrypto
 
 unit_objs = $(UNIT_OBJ_DIR)/tests/unit/test-$(1).o $(UNIT_OBJ_DIR)/tests/unit/fake-volume.o \
 	$(addprefix $(UNIT_OBJ_DIR)/shared/,$(unit_shared_$(1):.c=.o))
@@ -57,7 +61,7 @@ $(UNIT_OBJ_DIR)/%.o: %.c $(UNIT_HDR) | $(SETUP_STAMP)
 define unit_test_rule
 $(UNIT_BIN_DIR)/test-$(1): $(call unit_objs,$(1))
 	@mkdir -p $$(@D)
-	$$(CC) $(UNIT_CFLAGS) -o $$@ $$^ $(UNIT_LDLIBS)
+	$$(CC) $(UNIT_CFLAGS) -o $$@ $$^ $(UNIT_LDLIBS) $(unit_ldlibs_$(1))
 endef
 $(foreach t,$(UNIT_NAMES),$(eval $(call unit_test_rule,$(t))))
 

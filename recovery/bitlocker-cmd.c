@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * unloop bitlocker info|unlock DISK: a BitLocker volume of a disk, a disk
+ * image or a bare volume image, through the portable reader in
+ * shared/bitlocker.c.  info lists what the metadata says (never a key);
+ * unlock writes the decrypted volume to a new file, as dislocker-file does.
+ *
+ * Secrets (recovery password, password, .BEK contents) are read into
+ * buffers that are wiped once the volume is unlocked or refused; the
+ * argument strings that held them are overwritten too, so they leave
+ * /proc/PID/cmdline early.  No message ever contains one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../shared/bitlocker.h"
+#include "../shared/gpt.h"
+#include "../shared/time-util.h"
+#include "../shared/ul-errno.h"
+#include "cli.h"
+#include "json.h"
+
+#define BASIC_DATA_GUID "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+#define BEK_MAX 65536
+#define SECRET_MAX 1024
+#define CHUNK (1u << 20)
+
+struct bl_disk {
+    const char *path;
+    int fd;
+    struct stat st;
+    int partno;             /* 0 = the whole file is the volume */
+    uint64_t offset, size;
+};
+
+static int disk_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+    const struct bl_disk *d = ctx;
+    uint8_t *p = buf;
+
+    if (off > d->size || len > d->size - off)
+        return -UL_ERANGE;
+    while (len) {
+        ssize_t n = pread(d->fd, p, len, (off_t)(d->offset + off));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -UL_EIO;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The first sector of [off, off + 512) of the file. */
+static enum ul_fs_kind probe(int fd, uint64_t off)
+{
+    uint8_t s[512];
+    if (pread(fd, s, sizeof(s), (off_t)off) != (ssize_t)sizeof(s))
+        return UL_FS_UNKNOWN;
+    return ul_probe_boot_sector(s, sizeof(s));
+}
+
+static bool is_bitlocker(enum ul_fs_kind k)
+{
+    return k == UL_FS_BITLOCKER || k == UL_FS_BITLOCKER_TOGO;
+}
+
+struct find_bl {
+    struct bl_disk *d;
+    int want;               /* --partition N, or 0 */
+    int found;              /* 1 found, -1 --partition N is not BitLocker */
+};
+
+static int find_part(void *arg, int n, uint64_t off, uint64_t len, const char *guid)
+{
+    struct find_bl *f = arg;
+    if (f->want ? n != f->want : (!guid || strcasecmp(guid, BASIC_DATA_GUID) != 0))
+        return 0;
+    if (!is_bitlocker(probe(f->d->fd, off))) {
+        if (!f->want)
+            return 0;
+        f->found = -1;
+        return 1;
+    }
+    f->d->partno = n;
+    f->d->offset = off;
+    f->d->size = len;
+    f->found = 1;
+    return 1;
+}
+
+/* The BitLocker volume of DISK: the bare volume, --partition N, or the
+ * first basic data partition that is BitLocker. */
+static int open_disk(const struct cli_opts *o, const char *path, struct bl_disk *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->path = path;
+    d->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (d->fd < 0 || fstat(d->fd, &d->st) < 0) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+        if (d->fd >= 0)
+            close(d->fd);
+        return EXIT_FAIL;
+    }
+    uint64_t total = (uint64_t)d->st.st_size;
+    if (S_ISBLK(d->st.st_mode) && ioctl(d->fd, BLKGETSIZE64, &total) < 0) {
+        fprintf(stderr, "%s: cannot get the size of %s: %s\n", prog, path, strerror(errno));
+        goto fail;
+    }
+    if (!o->partition && is_bitlocker(probe(d->fd, 0))) {
+        d->size = total;
+        return EXIT_OK;
+    }
+    struct find_bl f = { .d = d, .want = o->partition };
+    int r = cli_for_each_partition(path, find_part, &f);
+    if (f.found == 1) {
+        if (d->offset > total || d->size > total - d->offset) {
+            fprintf(stderr, "%s: partition %d of %s lies past its end (truncated image?)\n",
+                    prog, d->partno, path);
+            goto fail;
+        }
+        return EXIT_OK;
+    }
+    if (f.found == -1)
+        fprintf(stderr, "%s: partition %d of %s is not a BitLocker volume\n", prog, o->partition,
+                path);
+    else if (r == -ENOENT || (r < 0 && S_ISREG(d->st.st_mode)))
+        fprintf(stderr, "%s: %s is not a BitLocker volume and has no partition table\n", prog,
+                path);
+    else if (r < 0)
+        fprintf(stderr, "%s: cannot read the partition table of %s: %s\n", prog, path,
+                strerror(-r));
+    else if (o->partition)
+        fprintf(stderr, "%s: %s has no partition %d\n", prog, path, o->partition);
+    else
+        fprintf(stderr, "%s: no BitLocker volume on %s\n", prog, path);
+fail:
+    close(d->fd);
+    d->fd = -1;
+    return EXIT_FAIL;
+}
+
+static const char *method_id(uint16_t m)
+{
+    switch (m) {
+    case UL_BITLOCKER_AES_128_CBC_ELEPHANT: return "aes-cbc-elephant-128";
+    case UL_BITLOCKER_AES_256_CBC_ELEPHANT: return "aes-cbc-elephant-256";
+    case UL_BITLOCKER_AES_128_CBC: return "aes-cbc-128";
+    case UL_BITLOCKER_AES_256_CBC: return "aes-cbc-256";
+    case UL_BITLOCKER_AES_128_XTS: return "aes-xts-128";
+    case UL_BITLOCKER_AES_256_XTS: return "aes-xts-256";
+    default: return "unknown";
+    }
+}
+
+static const char *protector_id(uint16_t t)
+{
+    switch (t) {
+    case UL_BITLOCKER_PROT_CLEAR_KEY: return "clear-key";
+    case UL_BITLOCKER_PROT_TPM: return "tpm";
+    case UL_BITLOCKER_PROT_STARTUP_KEY: return "startup-key";
+    case UL_BITLOCKER_PROT_TPM_PIN: return "tpm-pin";
+    case UL_BITLOCKER_PROT_RECOVERY_PASSWORD: return "recovery-password";
+    case UL_BITLOCKER_PROT_PASSWORD: return "password";
+    default: return "unknown";
+    }
+}
+
+static bool fully_encrypted(const struct ul_bitlocker_info *in)
+{
+    return in->state == UL_BITLOCKER_STATE_ENCRYPTED && in->encrypted_size >= in->volume_size;
+}
+
+static void filetime_iso(uint64_t ft, char *buf, size_t size)
+{
+    /* FILETIME: 100 ns since 1601-01-01; 11644473600 s before 1970. */
+    int64_t secs = (int64_t)(ft / 10000000u) - 11644473600LL;
+    ul_time_format_iso(secs, buf, size);
+}
+
+static int open_bitlocker(const struct cli_opts *o, const char *path, struct bl_disk *d,
+                          struct ul_bitlocker **bl)
+{
+    int rc = open_disk(o, path, d);
+    if (rc)
+        return rc;
+    struct ul_bitlocker_dev dev = { disk_read, d, d->size };
+    const char *why = NULL;
+    int r = ul_bitlocker_open(&dev, &cli_mem, bl, &why);
+    if (r < 0) {
+        fprintf(stderr, "%s: %s%s%.0d: %s\n", prog, path, d->partno ? " partition " : "",
+                d->partno, why ? why : strerror(-r));
+        close(d->fd);
+        d->fd = -1;
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* ---- info */
+
+static int bitlocker_info(const struct cli_opts *o, const char *path)
+{
+    struct bl_disk d;
+    struct ul_bitlocker *bl;
+    int rc = open_bitlocker(o, path, &d, &bl);
+    if (rc)
+        return rc;
+    const struct ul_bitlocker_info *in = ul_bitlocker_get_info(bl);
+    char guid[UL_GUID_STR_LEN + 1], created[32];
+    ul_guid_format(&in->volume_guid, guid);
+    filetime_iso(in->created, created, sizeof(created));
+    const char *mname = ul_bitlocker_method_name(in->method);
+
+    if (o->json) {
+        struct json j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_str(&j, "disk", path);
+        if (d.partno)
+            json_int(&j, "partition", d.partno);
+        else
+            json_null(&j, "partition");
+        json_int(&j, "offset", (int64_t)d.offset);
+        json_bool(&j, "to_go", in->to_go);
+        json_str(&j, "method", method_id(in->method));
+        json_int(&j, "method_value", in->method);
+        json_str(&j, "method_name", mname);
+        json_int(&j, "volume_size", (int64_t)in->volume_size);
+        json_int(&j, "sector_size", in->sector_size);
+        json_int(&j, "encrypted_size", (int64_t)in->encrypted_size);
+        json_str(&j, "state", ul_bitlocker_state_name(in->state));
+        json_bool(&j, "fully_encrypted", fully_encrypted(in));
+        json_str(&j, "volume_guid", guid);
+        json_str(&j, "created", in->created ? created : NULL);
+        json_str(&j, "description", in->description);
+        json_int(&j, "metadata_copy", in->copy_used + 1);
+        json_array_begin(&j, "metadata_copies");
+        for (int i = 0; i < UL_BITLOCKER_COPIES; i++) {
+            json_object_begin(&j, NULL);
+            json_int(&j, "offset", (int64_t)in->metadata_offset[i]);
+            json_bool(&j, "valid", !in->copy_error[i]);
+            json_str(&j, "error", in->copy_error[i]);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_array_begin(&j, "protectors");
+        for (uint32_t i = 0; i < in->n_protectors; i++) {
+            const struct ul_bitlocker_protector *p = &in->protectors[i];
+            char pg[UL_GUID_STR_LEN + 1];
+            ul_guid_format(&p->guid, pg);
+            json_object_begin(&j, NULL);
+            json_str(&j, "guid", pg);
+            json_str(&j, "type", protector_id(p->type));
+            json_int(&j, "type_value", p->type);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_int(&j, "protectors_not_listed", in->protectors_dropped);
+        json_object_end(&j);
+        json_finish(&j);
+    } else {
+        if (d.partno)
+            printf("Volume:          %s partition %d (offset %llu)\n", path, d.partno,
+                   (unsigned long long)d.offset);
+        else
+            printf("Volume:          %s\n", path);
+        printf("Format:          BitLocker%s\n", in->to_go ? " To Go" : " (Windows 7 or later)");
+        if (mname)
+            printf("Encryption:      %s\n", mname);
+        else
+            printf("Encryption:      unknown method 0x%04x (cannot be decrypted)\n", in->method);
+        printf("Size:            %llu bytes, %u-byte sectors\n",
+               (unsigned long long)in->volume_size, in->sector_size);
+        if (fully_encrypted(in))
+            printf("State:           fully encrypted\n");
+        else
+            printf("State:           %s; %llu of %llu bytes encrypted\n",
+                   ul_bitlocker_state_name(in->state), (unsigned long long)in->encrypted_size,
+                   (unsigned long long)in->volume_size);
+        printf("Volume GUID:     %s\n", guid);
+        if (in->created)
+            printf("Created:         %s\n", created);
+        if (in->description[0])
+            printf("Description:     %s\n", in->description);
+        printf("Metadata:        copy %d of 3 in use", in->copy_used + 1);
+        for (int i = 0; i < UL_BITLOCKER_COPIES; i++)
+            if (in->copy_error[i])
+                printf("; copy %d refused: %s", i + 1, in->copy_error[i]);
+        printf("\n");
+        printf("Key protectors:  %u\n", in->n_protectors + in->protectors_dropped);
+        for (uint32_t i = 0; i < in->n_protectors; i++) {
+            const struct ul_bitlocker_protector *p = &in->protectors[i];
+            char pg[UL_GUID_STR_LEN + 1];
+            ul_guid_format(&p->guid, pg);
+            printf("  %s  %s", pg, ul_bitlocker_protector_name(p->type));
+            if (strcmp(protector_id(p->type), "unknown") == 0)
+                printf(" (0x%04x)", p->type);
+            printf("\n");
+        }
+        if (in->protectors_dropped)
+            printf("  (%u more not listed)\n", in->protectors_dropped);
+    }
+    ul_bitlocker_close(bl);
+    close(d.fd);
+    return EXIT_OK;
+}
+
+/* ---- unlock */
+
+/*
+ * A secret from the command line, or from standard input when the argument
+ * is "-" (one line, so it stays out of the process list and the shell
+ * history).  The argument string is overwritten once copied.
+ */
+static int read_secret(const char *arg, const char *opt, char *buf, size_t size, size_t *ret_len)
+{
+    size_t n = 0;
+
+    if (strcmp(arg, "-") == 0) {
+        for (;;) {
+            char c;
+            ssize_t k = read(STDIN_FILENO, &c, 1);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0) {
+                fprintf(stderr, "%s: %s -: cannot read standard input: %s\n", prog, opt,
+                        strerror(errno));
+                return EXIT_FAIL;
+            }
+            if (k == 0 || c == '\n')
+                break;
+            if (n + 1 >= size) {
+                explicit_bzero(buf, size);
+                fprintf(stderr, "%s: %s -: the line is too long\n", prog, opt);
+                return EXIT_USAGE;
+            }
+            buf[n++] = c;
+        }
+        if (n && buf[n - 1] == '\r')
+            n--;
+    } else {
+        n = strlen(arg);
+        if (n + 1 > size) {
+            fprintf(stderr, "%s: %s: too long\n", prog, opt);
+            return EXIT_USAGE;
+        }
+        memcpy(buf, arg, n);
+        explicit_bzero((char *)arg, n);
+    }
+    buf[n] = '\0';
+    *ret_len = n;
+    return EXIT_OK;
+}
+
+static int read_bek(const char *path, uint8_t *buf, size_t size, size_t *ret_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0;
+
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+        return EXIT_FAIL;
+    }
+    for (;;) {
+        ssize_t k = read(fd, buf + n, size - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            fprintf(stderr, "%s: cannot read %s: %s\n", prog, path, strerror(errno));
+            close(fd);
+            return EXIT_FAIL;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+        if (n == size) {
+            close(fd);
+            explicit_bzero(buf, size);
+            fprintf(stderr, "%s: %s is too large for a startup key (.BEK) file\n", prog, path);
+            return EXIT_FAIL;
+        }
+    }
+    close(fd);
+    *ret_len = n;
+    return EXIT_OK;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* Where the decrypted volume may go: a new file, or a block device other
+ * than the one read.  Checked before the (slow) unlock. */
+static int check_output(const char *out, const struct bl_disk *d, bool *is_dev)
+{
+    struct stat st;
+    *is_dev = false;
+    if (stat(out, &st) < 0) {
+        if (errno == ENOENT)
+            return EXIT_OK;
+        fprintf(stderr, "%s: cannot use %s as the output: %s\n", prog, out, strerror(errno));
+        return EXIT_FAIL;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        if ((S_ISBLK(d->st.st_mode) && st.st_rdev == d->st.st_rdev) ||
+            (st.st_dev == d->st.st_dev && st.st_ino == d->st.st_ino)) {
+            fprintf(stderr, "%s: the output %s is the disk being read\n", prog, out);
+            return EXIT_FAIL;
+        }
+        *is_dev = true;
+        return EXIT_OK;
+    }
+    fprintf(stderr, "%s: the output %s exists; not overwritten (remove it, or name a new file)\n",
+            prog, out);
+    return EXIT_FAIL;
+}
+
+/* Writes the decrypted volume: to a temporary file beside out that is
+ * renamed into place only when complete (all-zero chunks are left as
+ * holes), or straight onto a block device. */
+static int write_volume(struct ul_bitlocker *bl, const char *out, bool is_dev, uint64_t *ret)
+{
+    uint64_t size = ul_bitlocker_get_info(bl)->volume_size, off = 0;
+    char tmp[4096];
+    uint8_t *buf = malloc(CHUNK);
+    int fd = -1, r = 0;
+    const char *what = "write";
+
+    if (!buf) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_FAIL;
+    }
+    if (is_dev) {
+        uint64_t devsize = 0;
+        fd = open(out, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ioctl(fd, BLKGETSIZE64, &devsize) < 0) {
+            r = -errno;
+            what = "open";
+        } else if (devsize < size) {
+            fprintf(stderr, "%s: %s holds %llu bytes, the volume has %llu\n", prog, out,
+                    (unsigned long long)devsize, (unsigned long long)size);
+            goto fail;
+        }
+    } else {
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.unloop-XXXXXX", out) >= sizeof(tmp)) {
+            fprintf(stderr, "%s: output name too long\n", prog);
+            goto fail;
+        }
+        fd = mkstemp(tmp);
+        if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+            r = -errno;
+            what = "create";
+        }
+    }
+    while (r == 0 && off < size) {
+        size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+        r = ul_bitlocker_read(bl, off, buf, n);
+        if (r < 0) {
+            what = "decrypt";
+            break;
+        }
+        if (is_dev || !all_zero(buf, n)) {
+            for (size_t w = 0; w < n;) {
+                ssize_t k = pwrite(fd, buf + w, n - w, (off_t)(off + w));
+                if (k < 0 && errno == EINTR)
+                    continue;
+                if (k <= 0) {
+                    r = k < 0 ? -errno : -EIO;
+                    break;
+                }
+                w += (size_t)k;
+            }
+        }
+        off += n;
+    }
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (r == 0 && !is_dev) {
+        what = "rename";
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE) < 0) {
+            r = -errno;
+            /* Filesystems without RENAME_NOREPLACE: the check above was
+             * made moments ago. */
+            if (r == -EINVAL || r == -ENOSYS)
+                r = rename(tmp, out) < 0 ? -errno : 0;
+        }
+    }
+    if (r < 0) {
+        fprintf(stderr, "%s: cannot %s %s: %s\n", prog, what, out, strerror(-r));
+        goto fail;
+    }
+    close(fd);
+    explicit_bzero(buf, CHUNK);
+    free(buf);
+    *ret = size;
+    return EXIT_OK;
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (!is_dev && fd >= 0)
+        unlink(tmp);
+    explicit_bzero(buf, CHUNK);
+    free(buf);
+    return EXIT_FAIL;
+}
+
+static int bitlocker_unlock(const struct cli_opts *o, const char *path)
+{
+    static char secret[SECRET_MAX];
+    static uint8_t bek[BEK_MAX];
+    size_t slen = 0, blen = 0;
+    int keys = !!o->recovery_password + !!o->password + !!o->bek;
+    const char *kind;
+    int rc;
+
+    if (keys > 1)
+        return usage_error("%s", "bitlocker unlock takes one of --recovery-password, "
+                                 "--password, --bek");
+    if (!o->output)
+        return usage_error("%s", "bitlocker unlock needs --output FILE");
+    if (o->recovery_password) {
+        kind = "recovery password";
+        rc = read_secret(o->recovery_password, "--recovery-password", secret, sizeof(secret),
+                         &slen);
+    } else if (o->password) {
+        kind = "password";
+        rc = read_secret(o->password, "--password", secret, sizeof(secret), &slen);
+    } else if (o->bek) {
+        kind = "startup key";
+        rc = read_bek(o->bek, bek, sizeof(bek), &blen);
+    } else {
+        /* No key given: the clear key, there while protection is suspended. */
+        kind = "clear key";
+        rc = EXIT_OK;
+    }
+    if (rc)
+        goto out;
+
+    /* A malformed recovery password is told apart before the volume is
+     * even read: which group, and what is wrong with it. */
+    if (o->recovery_password) {
+        uint8_t k[16];
+        enum ul_bitlocker_rp_error e;
+        int group;
+        int r = ul_bitlocker_parse_recovery_password(secret, k, &e, &group);
+        explicit_bzero(k, sizeof(k));
+        if (r < 0) {
+            if (group)
+                fprintf(stderr, "%s: malformed recovery password: group %d: %s\n", prog, group,
+                        ul_bitlocker_rp_error_name(e));
+            else
+                fprintf(stderr, "%s: malformed recovery password: expected 48 digits in 8 "
+                        "groups of 6 (123456-123456-...)\n", prog);
+            rc = EXIT_FAIL;
+            goto out;
+        }
+    }
+
+    struct bl_disk d;
+    struct ul_bitlocker *bl;
+    bool is_dev;
+    rc = open_bitlocker(o, path, &d, &bl);
+    if (rc)
+        goto out;
+    rc = check_output(o->output, &d, &is_dev);
+    if (rc)
+        goto close;
+
+    const char *why = NULL;
+    int prot = -1, r;
+    double t0 = now_seconds();
+    if (o->recovery_password)
+        r = ul_bitlocker_unlock_recovery_password(bl, secret, &prot, &why);
+    else if (o->password)
+        r = ul_bitlocker_unlock_password(bl, secret, slen, &prot, &why);
+    else if (o->bek)
+        r = ul_bitlocker_unlock_bek(bl, bek, blen, &prot, &why);
+    else
+        r = ul_bitlocker_unlock_clear_key(bl, &prot, &why);
+    double t1 = now_seconds();
+    explicit_bzero(secret, sizeof(secret));
+    explicit_bzero(bek, sizeof(bek));
+    if (r < 0 && keys == 0 && r == -UL_ENOENT) {
+        fprintf(stderr, "%s: %s is locked (protection is not suspended): unlock needs "
+                "--recovery-password, --password or --bek\n", prog, path);
+        rc = EXIT_USAGE;
+        goto close;
+    }
+    if (r == -UL_EACCES) {
+        fprintf(stderr, "%s: wrong %s for %s: no %s protector of the volume accepted it; "
+                "nothing written\n", prog, kind, path, kind);
+        rc = EXIT_FAIL;
+        goto close;
+    }
+    if (r < 0) {
+        fprintf(stderr, "%s: cannot unlock %s with the %s%s: %s\n", prog, path, kind,
+                o->bek ? " file" : "", why ? why : strerror(-r));
+        if (o->bek && r == -UL_ENOENT)
+            fprintf(stderr, "%s: (a .BEK file opens only the volume whose protector has its "
+                    "GUID; 'unloop bitlocker info' lists them)\n", prog);
+        rc = EXIT_FAIL;
+        goto close;
+    }
+
+    uint64_t bytes = 0;
+    rc = write_volume(bl, o->output, is_dev, &bytes);
+    double t2 = now_seconds();
+    if (rc)
+        goto close;
+
+    const struct ul_bitlocker_protector *p = &ul_bitlocker_get_info(bl)->protectors[prot];
+    char pg[UL_GUID_STR_LEN + 1];
+    ul_guid_format(&p->guid, pg);
+    if (o->json) {
+        struct json j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_str(&j, "disk", path);
+        if (d.partno)
+            json_int(&j, "partition", d.partno);
+        else
+            json_null(&j, "partition");
+        json_str(&j, "output", o->output);
+        json_int(&j, "bytes", (int64_t)bytes);
+        json_str(&j, "protector_guid", pg);
+        json_str(&j, "protector_type", protector_id(p->type));
+        json_int(&j, "unlock_ms", (int64_t)((t1 - t0) * 1000));
+        json_int(&j, "decrypt_ms", (int64_t)((t2 - t1) * 1000));
+        json_object_end(&j);
+        json_finish(&j);
+    } else {
+        printf("Unlocked %s with %s protector %s (%.2f s).\n", path,
+               ul_bitlocker_protector_name(p->type), pg, t1 - t0);
+        printf("Wrote the decrypted volume, %llu bytes, to %s (%.2f s).\n",
+               (unsigned long long)bytes, o->output, t2 - t1);
+    }
+close:
+    ul_bitlocker_close(bl);
+    close(d.fd);
+out:
+    explicit_bzero(secret, sizeof(secret));
+    explicit_bzero(bek, sizeof(bek));
+    return rc;
+}
+
+int cmd_bitlocker(const struct cli_opts *o, const char *action, const char *disk)
+{
+    if (strcmp(action, "info") == 0) {
+        if (o->recovery_password || o->password || o->bek || o->output)
+            return usage_error("%s", "bitlocker info takes no key and no --output");
+        return bitlocker_info(o, disk);
+    }
+    if (strcmp(action, "unlock") == 0)
+        return bitlocker_unlock(o, disk);
+    return usage_error("unknown bitlocker action '%s' (info, unlock)", action);
+}
