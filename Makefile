@@ -77,13 +77,17 @@ endef
 include efi/ntfs.mk
 # $LogFile replay: ntfs-3g's ntfsrecover as a library (shared/ntfs/replay.mk).
 include shared/ntfs/replay.mk
+# mbedTLS from Debian's source package, for shared/bitlocker.c (efi/mbedtls.mk).
+include efi/mbedtls.mk
 EFI_NTFS_LINK := $(EFI_NTFS_GLUE_OBJ) $(REPLAY_EFI_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
+# BitLocker: our object, then mbedTLS; libulibc.a (calloc, free, strcmp) after both.
+EFI_BITLOCKER_LINK := $(EFI_BITLOCKER_OBJ) $(MBEDTLS_EFI_LIB)
 
 $(B)/unloop: $(CLI_OBJ) $(HOST_SHARED_OBJ) $(REPLAY_HOST_OBJ)
 	$(CC) $(HOST_CFLAGS) -o $@ $^ -lntfs-3g $(shell pkg-config --libs fdisk) -lmbedcrypto
 
-$(B)/unloop.efi: $(EFI_OBJ) $(EFI_NTFS_LINK)
-	$(call efi_link,$(EFI_OBJ) $(EFI_NTFS_LINK),$@)
+$(B)/unloop.efi: $(EFI_OBJ) $(EFI_BITLOCKER_LINK) $(EFI_NTFS_LINK)
+	$(call efi_link,$(EFI_OBJ) $(EFI_BITLOCKER_LINK) $(EFI_NTFS_LINK),$@)
 
 $(B)/stub-loader.efi: $(B)/efi/tests/stub-loader/stub-loader.o
 	$(call efi_link,$^,$@)

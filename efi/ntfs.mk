@@ -18,6 +18,7 @@ NTFS_B := $(B)/efi/ntfs
 
 $(NTFS3G_STAMP): scripts/fetch-ntfs-3g.sh | $(SETUP_STAMP)
 	@bash scripts/fetch-ntfs-3g.sh
+	@touch $@
 
 # Every libntfs-3g/*.c but the POSIX and Win32 device ops (ours replace them).
 NTFS3G_FILES := acls attrib attrlist bitmap bootsect cache collate compat compress \
@@ -40,7 +41,7 @@ $(NTFS_B)/gen/config.h: efi/ntfs-config.h
 	@mkdir -p $(@D)
 	cp $< $@
 
-$(NTFS3G_DIR)/libntfs-3g/%.c: $(NTFS3G_STAMP) ;
+$(NTFS3G_DIR)/libntfs-3g/%.c: | $(NTFS3G_STAMP) ;
 # The unpacked sources are not intermediate files: make must not delete them.
 .SECONDARY: $(NTFS3G_FILES:%=$(NTFS3G_DIR)/libntfs-3g/%.c)
 

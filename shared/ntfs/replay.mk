@@ -28,7 +28,7 @@ REPLAY_DEFS := -Dmain=ul_ntfsrecover_main -Dexit=ul_ntfs_replay_exit \
 	-Dredocount=ul_ntfsrecover_redocount
 REPLAY_HDR := shared/ntfs/ntfs-replay.h shared/ntfs/ul-ntfs.h shared/ops.h
 
-$(REPLAY_TP_SRC): $(NTFS3G_STAMP) ;
+$(REPLAY_TP_SRC): | $(NTFS3G_STAMP) ;
 .SECONDARY: $(REPLAY_TP_SRC)
 
 # One object of the two, only ul_ntfsrecover_* global.
