@@ -35,9 +35,9 @@ $(B)/host/%.o: %.c $(SHARED_HDR) | $(SETUP_STAMP)
 
 CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-cmd.c \
 	recovery/ntfs-volume.c recovery/ntfs-cmd.c shared/ntfs/ul-ntfs.c
-# BitLocker: in the CLI only until unloop.efi has its own mbedTLS build
-# (issue #5); it needs Debian's libmbedtls (-lmbedcrypto).
-CLI_SRC += recovery/bitlocker-cmd.c shared/bitlocker.c
+# BitLocker: the CLI links Debian's libmbedtls (-lmbedcrypto); unloop.efi
+# links shared/bitlocker.c with mbedTLS built from source (efi/mbedtls.mk).
+CLI_SRC += recovery/bitlocker-cmd.c recovery/bitlocker-volume.c shared/bitlocker.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
 $(CLI_OBJ): $(wildcard recovery/*.h shared/ntfs/*.h)
 

@@ -30,8 +30,6 @@
 #include "json.h"
 
 #define BASIC_DATA_GUID "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
-#define BEK_MAX 65536
-#define SECRET_MAX 1024
 #define CHUNK (1u << 20)
 
 struct bl_disk {
@@ -527,57 +525,113 @@ fail:
     return EXIT_FAIL;
 }
 
+/* ---- keys, shared with scan / quarantine / restore / journal (cli.h) */
+
+int cli_key_read(const struct cli_opts *o, struct cli_key *k)
+{
+    int keys = !!o->recovery_password + !!o->password + !!o->bek;
+    int rc = EXIT_OK;
+
+    k->kind = CLI_KEY_NONE;
+    k->name = "clear key";
+    k->slen = k->blen = 0;
+    if (keys > 1)
+        return usage_error("%s", "give one of --recovery-password, --password, --bek");
+    if (o->recovery_password) {
+        k->kind = CLI_KEY_RECOVERY_PASSWORD;
+        k->name = "recovery password";
+        rc = read_secret(o->recovery_password, "--recovery-password", k->secret,
+                         sizeof(k->secret), &k->slen);
+    } else if (o->password) {
+        k->kind = CLI_KEY_PASSWORD;
+        k->name = "password";
+        rc = read_secret(o->password, "--password", k->secret, sizeof(k->secret), &k->slen);
+    } else if (o->bek) {
+        k->kind = CLI_KEY_BEK;
+        k->name = "startup key";
+        rc = read_bek(o->bek, k->bek, sizeof(k->bek), &k->blen);
+    }
+    if (rc || k->kind != CLI_KEY_RECOVERY_PASSWORD)
+        return rc;
+
+    /* A malformed recovery password is told apart before the volume is
+     * even read: which group, and what is wrong with it. */
+    uint8_t key[16];
+    enum ul_bitlocker_rp_error e;
+    int group;
+    int r = ul_bitlocker_parse_recovery_password(k->secret, key, &e, &group);
+    explicit_bzero(key, sizeof(key));
+    if (r < 0) {
+        if (group)
+            fprintf(stderr, "%s: malformed recovery password: group %d: %s\n", prog, group,
+                    ul_bitlocker_rp_error_name(e));
+        else
+            fprintf(stderr, "%s: malformed recovery password: expected 48 digits in 8 "
+                    "groups of 6 (123456-123456-...)\n", prog);
+        cli_key_wipe(k);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+int cli_key_unlock(const struct cli_key *k, struct ul_bitlocker *bl, int *ret_protector,
+                   const char **ret_why)
+{
+    switch (k->kind) {
+    case CLI_KEY_RECOVERY_PASSWORD:
+        return ul_bitlocker_unlock_recovery_password(bl, k->secret, ret_protector, ret_why);
+    case CLI_KEY_PASSWORD:
+        return ul_bitlocker_unlock_password(bl, k->secret, k->slen, ret_protector, ret_why);
+    case CLI_KEY_BEK:
+        return ul_bitlocker_unlock_bek(bl, k->bek, k->blen, ret_protector, ret_why);
+    default:
+        /* No key given: the clear key, there while protection is suspended. */
+        return ul_bitlocker_unlock_clear_key(bl, ret_protector, ret_why);
+    }
+}
+
+int cli_key_report(const struct cli_key *k, const char *path, int r, const char *why)
+{
+    if (r == 0)
+        return EXIT_OK;
+    if (k->kind == CLI_KEY_NONE && r == -UL_ENOENT) {
+        fprintf(stderr, "%s: %s is locked (protection is not suspended): unlock needs "
+                "--recovery-password, --password or --bek\n", prog, path);
+        return EXIT_USAGE;
+    }
+    if (r == -UL_EACCES) {
+        fprintf(stderr, "%s: wrong %s for %s: no %s protector of the volume accepted it; "
+                "nothing written\n", prog, k->name, path, k->name);
+        return EXIT_FAIL;
+    }
+    fprintf(stderr, "%s: cannot unlock %s with the %s%s: %s\n", prog, path, k->name,
+            k->kind == CLI_KEY_BEK ? " file" : "", why ? why : strerror(-r));
+    if (k->kind == CLI_KEY_BEK && r == -UL_ENOENT)
+        fprintf(stderr, "%s: (a .BEK file opens only the volume whose protector has its "
+                "GUID; 'unloop bitlocker info' lists them)\n", prog);
+    return EXIT_FAIL;
+}
+
+void cli_key_wipe(struct cli_key *k)
+{
+    explicit_bzero(k->secret, sizeof(k->secret));
+    explicit_bzero(k->bek, sizeof(k->bek));
+    k->slen = k->blen = 0;
+}
+
 static int bitlocker_unlock(const struct cli_opts *o, const char *path)
 {
-    static char secret[SECRET_MAX];
-    static uint8_t bek[BEK_MAX];
-    size_t slen = 0, blen = 0;
-    int keys = !!o->recovery_password + !!o->password + !!o->bek;
-    const char *kind;
+    static struct cli_key key;
     int rc;
 
-    if (keys > 1)
+    if (!!o->recovery_password + !!o->password + !!o->bek > 1)
         return usage_error("%s", "bitlocker unlock takes one of --recovery-password, "
                                  "--password, --bek");
     if (!o->output)
         return usage_error("%s", "bitlocker unlock needs --output FILE");
-    if (o->recovery_password) {
-        kind = "recovery password";
-        rc = read_secret(o->recovery_password, "--recovery-password", secret, sizeof(secret),
-                         &slen);
-    } else if (o->password) {
-        kind = "password";
-        rc = read_secret(o->password, "--password", secret, sizeof(secret), &slen);
-    } else if (o->bek) {
-        kind = "startup key";
-        rc = read_bek(o->bek, bek, sizeof(bek), &blen);
-    } else {
-        /* No key given: the clear key, there while protection is suspended. */
-        kind = "clear key";
-        rc = EXIT_OK;
-    }
+    rc = cli_key_read(o, &key);
     if (rc)
         goto out;
-
-    /* A malformed recovery password is told apart before the volume is
-     * even read: which group, and what is wrong with it. */
-    if (o->recovery_password) {
-        uint8_t k[16];
-        enum ul_bitlocker_rp_error e;
-        int group;
-        int r = ul_bitlocker_parse_recovery_password(secret, k, &e, &group);
-        explicit_bzero(k, sizeof(k));
-        if (r < 0) {
-            if (group)
-                fprintf(stderr, "%s: malformed recovery password: group %d: %s\n", prog, group,
-                        ul_bitlocker_rp_error_name(e));
-            else
-                fprintf(stderr, "%s: malformed recovery password: expected 48 digits in 8 "
-                        "groups of 6 (123456-123456-...)\n", prog);
-            rc = EXIT_FAIL;
-            goto out;
-        }
-    }
 
     struct bl_disk d;
     struct ul_bitlocker *bl;
@@ -592,38 +646,12 @@ static int bitlocker_unlock(const struct cli_opts *o, const char *path)
     const char *why = NULL;
     int prot = -1, r;
     double t0 = now_seconds();
-    if (o->recovery_password)
-        r = ul_bitlocker_unlock_recovery_password(bl, secret, &prot, &why);
-    else if (o->password)
-        r = ul_bitlocker_unlock_password(bl, secret, slen, &prot, &why);
-    else if (o->bek)
-        r = ul_bitlocker_unlock_bek(bl, bek, blen, &prot, &why);
-    else
-        r = ul_bitlocker_unlock_clear_key(bl, &prot, &why);
+    r = cli_key_unlock(&key, bl, &prot, &why);
     double t1 = now_seconds();
-    explicit_bzero(secret, sizeof(secret));
-    explicit_bzero(bek, sizeof(bek));
-    if (r < 0 && keys == 0 && r == -UL_ENOENT) {
-        fprintf(stderr, "%s: %s is locked (protection is not suspended): unlock needs "
-                "--recovery-password, --password or --bek\n", prog, path);
-        rc = EXIT_USAGE;
+    cli_key_wipe(&key);
+    rc = cli_key_report(&key, path, r, why);
+    if (rc)
         goto close;
-    }
-    if (r == -UL_EACCES) {
-        fprintf(stderr, "%s: wrong %s for %s: no %s protector of the volume accepted it; "
-                "nothing written\n", prog, kind, path, kind);
-        rc = EXIT_FAIL;
-        goto close;
-    }
-    if (r < 0) {
-        fprintf(stderr, "%s: cannot unlock %s with the %s%s: %s\n", prog, path, kind,
-                o->bek ? " file" : "", why ? why : strerror(-r));
-        if (o->bek && r == -UL_ENOENT)
-            fprintf(stderr, "%s: (a .BEK file opens only the volume whose protector has its "
-                    "GUID; 'unloop bitlocker info' lists them)\n", prog);
-        rc = EXIT_FAIL;
-        goto close;
-    }
 
     uint64_t bytes = 0;
     rc = write_volume(bl, o->output, is_dev, &bytes);
@@ -661,8 +689,7 @@ close:
     ul_bitlocker_close(bl);
     close(d.fd);
 out:
-    explicit_bzero(secret, sizeof(secret));
-    explicit_bzero(bek, sizeof(bek));
+    cli_key_wipe(&key);
     return rc;
 }
 

@@ -61,6 +61,33 @@ int cli_for_each_partition(const char *disk, cli_partition_cb cb, void *arg);
 
 /* bitlocker-cmd.c */
 int cmd_bitlocker(const struct cli_opts *o, const char *action, const char *disk);
+/*
+ * A BitLocker key from --recovery-password / --password / --bek, read once
+ * (a "-" argument reads a line of stdin), shared by bitlocker unlock and
+ * scan/quarantine/restore/journal.  cli_key_read() returns an EXIT_* code
+ * with the message printed (a malformed recovery password is told apart
+ * here, before any volume is read); k->kind is CLI_KEY_NONE when no key
+ * option was given.  cli_key_unlock() returns 0 or ul_bitlocker_unlock_*()'s
+ * code; cli_key_report() prints what that code means and returns the exit
+ * code.  cli_key_wipe() wipes the secret (call it on every path).
+ */
+#define CLI_SECRET_MAX 1024
+#define CLI_BEK_MAX 65536
+enum { CLI_KEY_NONE, CLI_KEY_RECOVERY_PASSWORD, CLI_KEY_PASSWORD, CLI_KEY_BEK };
+struct cli_key {
+    int kind;
+    const char *name;           /* "recovery password", ..., "clear key" */
+    char secret[CLI_SECRET_MAX];
+    size_t slen;
+    uint8_t bek[CLI_BEK_MAX];
+    size_t blen;
+};
+struct ul_bitlocker;
+int cli_key_read(const struct cli_opts *o, struct cli_key *k);
+int cli_key_unlock(const struct cli_key *k, struct ul_bitlocker *bl, int *ret_protector,
+                   const char **ret_why);
+int cli_key_report(const struct cli_key *k, const char *path, int r, const char *why);
+void cli_key_wipe(struct cli_key *k);
 
 /* bcd-cmd.c */
 struct ul_mem;

@@ -48,6 +48,8 @@ static const char usage_text[] =
     "  quarantine DISK       move it to \\unloop.quarantine (journaled; never deletes)\n"
     "  restore DISK          put back the files of the last (or --run ID) quarantine\n"
     "  journal DISK          what was quarantined and restored, file by file\n"
+    "                        (on a BitLocker volume: with --recovery-password, --password\n"
+    "                        or --bek)\n"
     "  bitlocker info DISK   a BitLocker volume's encryption, state and key protectors\n"
     "  bitlocker unlock DISK (--recovery-password P | --password P | --bek FILE)\n"
     "                        --output FILE   write the decrypted volume to a new FILE\n"

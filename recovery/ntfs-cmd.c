@@ -12,12 +12,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../shared/bitlocker.h"
 #include "../shared/boot-state.h"
 #include "../shared/config.h"
 #include "../shared/quarantine.h"
 #include "../shared/run.h"
 #include "../shared/time-util.h"
 #include "../shared/ul-errno.h"
+#include "bitlocker-volume.h"
 #include "cli.h"
 #include "json.h"
 #include "ntfs-volume.h"
@@ -30,7 +32,12 @@ struct target {
     uint64_t offset, length;
     int partno;                 /* 1-based, 0 = bare volume */
     struct ul_ntfs_probe probe;
+    struct ul_blvol *bl;        /* BitLocker, unlocked: NTFS is inside it */
 };
+
+/* The BitLocker key of --recovery-password / --password / --bek, read once
+ * per command and wiped as soon as the volume is found (cli.h). */
+static struct cli_key key;
 
 static void cli_log_sink(void *ctx, enum ul_log_level level, const char *msg)
 {
@@ -41,12 +48,16 @@ static void cli_log_sink(void *ctx, enum ul_log_level level, const char *msg)
 static const struct ul_log_sink_ops sink = { .write = cli_log_sink };
 
 /* Does the volume hold \Windows\System32?  (DESIGN §8) */
-static bool has_windows(const char *disk, uint64_t off, uint64_t len)
+static bool has_windows(const char *disk, uint64_t off, uint64_t len, struct ul_blvol *bl)
 {
     struct ul_ntfs *v;
     char err[256];
     struct ul_stat st;
-    if (ul_ntfs_open(disk, off, len, UL_NTFS_RDONLY, &v, err, sizeof(err)) < 0)
+    struct ul_ntfs_dev d;
+    if (bl)
+        ul_blvol_ntfs_dev(bl, &d);
+    if ((bl ? ul_ntfs_open_dev(&d, UL_NTFS_RDONLY, &v, err, sizeof(err))
+            : ul_ntfs_open(disk, off, len, UL_NTFS_RDONLY, &v, err, sizeof(err))) < 0)
         return false;
     bool ok = ul_ntfs_volume_ops.stat(v, "\\Windows\\System32", &st) == 0 && st.is_dir;
     ul_ntfs_close(v);
@@ -90,8 +101,83 @@ struct find_ctx {
     int partno;
     struct target *t;
     bool saw_bitlocker;
+    int unlock_rc;              /* a BitLocker partition the key did not open */
     int rc;
 };
+
+/*
+ * With a key: unlock the BitLocker volume at [off, off + len) of disk (read
+ * only) and look at the NTFS volume inside.  Returns EXIT_OK with *ret (one
+ * reference) and *p, or an exit code with the message printed (a wrong key:
+ * EXIT_FAIL, nothing written).
+ */
+static int unlock_volume(const char *disk, const char *name, uint64_t off, uint64_t len,
+                         struct ul_blvol **ret, struct ul_ntfs_probe *p)
+{
+    struct ul_blvol *bv;
+    char err[512];
+    const char *why = NULL;
+    int r = ul_blvol_open(disk, off, len, &bv, err, sizeof(err));
+    *ret = NULL;
+    if (r < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return EXIT_FAIL;
+    }
+    r = cli_key_unlock(&key, ul_blvol_bitlocker(bv), NULL, &why);
+    if (r < 0) {
+        ul_blvol_unref(bv);
+        return cli_key_report(&key, name, r, why);
+    }
+    struct ul_ntfs_dev d;
+    ul_blvol_ntfs_dev(bv, &d);
+    if (ul_ntfs_probe_dev(&d, p, NULL, 0) < 0)
+        memset(p, 0, sizeof(*p));
+    d.release(d.priv);
+    *ret = bv;
+    return EXIT_OK;
+}
+
+/* A BitLocker partition of the search (find_part): 1 to stop. */
+static int bitlocker_part(struct find_ctx *f, int n, uint64_t off, uint64_t len)
+{
+    struct ul_blvol *bv;
+    struct ul_ntfs_probe p;
+    char name[4200];
+
+    f->saw_bitlocker = true;
+    if (key.kind == CLI_KEY_NONE) {
+        fprintf(stderr, "%s: partition %d is BitLocker-encrypted: give its key with "
+                "--recovery-password, --password or --bek; skipped\n", prog, n);
+        return f->partno ? 1 : 0;
+    }
+    snprintf(name, sizeof(name), "%s partition %d", f->disk, n);
+    int rc = unlock_volume(f->disk, name, off, len, &bv, &p);
+    if (rc) {
+        f->unlock_rc = rc;
+        f->rc = rc;
+        return f->partno ? 1 : 0;
+    }
+    if (!p.is_ntfs && !p.mirror_mismatch) {
+        ul_blvol_unref(bv);
+        if (f->partno) {
+            fprintf(stderr, "%s: partition %d: the unlocked BitLocker volume is not NTFS\n",
+                    prog, n);
+            return 1;
+        }
+        return 0;
+    }
+    if (!f->partno && !p.mirror_mismatch && !has_windows(f->disk, off, len, bv)) {
+        ul_blvol_unref(bv);
+        return 0;
+    }
+    f->t->offset = off;
+    f->t->length = len;
+    f->t->partno = n;
+    f->t->probe = p;
+    f->t->bl = bv;
+    f->rc = EXIT_OK;
+    return 1;
+}
 
 /* 1 (stop) when the partition is the target or --partition's is not usable. */
 static int find_part(void *arg, int n, uint64_t off, uint64_t len, const char *guid)
@@ -106,12 +192,8 @@ static int find_part(void *arg, int n, uint64_t off, uint64_t len, const char *g
     struct ul_ntfs_probe p;
     if (ul_ntfs_probe(f->disk, off, len, &p) < 0)
         memset(&p, 0, sizeof(p));
-    if (p.is_bitlocker) {
-        f->saw_bitlocker = true;
-        fprintf(stderr, "%s: partition %d is BitLocker-encrypted: unlocking it is issue #5; "
-                "skipped\n", prog, n);
-        return f->partno ? 1 : 0;
-    }
+    if (p.is_bitlocker)
+        return bitlocker_part(f, n, off, len);
     if (!p.is_ntfs && !p.mirror_mismatch) {
         if (f->partno) {
             fprintf(stderr, "%s: partition %d is not NTFS\n", prog, n);
@@ -121,7 +203,7 @@ static int find_part(void *arg, int n, uint64_t off, uint64_t len, const char *g
     }
     /* A volume whose $MFTMirr a cut write left behind cannot be looked
      * into before the repair that opening it for writing does: take it. */
-    if (!f->partno && !p.mirror_mismatch && !has_windows(f->disk, off, len))
+    if (!f->partno && !p.mirror_mismatch && !has_windows(f->disk, off, len, NULL))
         return 0;
     f->t->offset = off;
     f->t->length = len;
@@ -134,20 +216,34 @@ static int find_part(void *arg, int n, uint64_t off, uint64_t len, const char *g
 /*
  * The Windows volume: a bare NTFS image, the partition --partition names,
  * or the first basic data partition that is NTFS and has \Windows\System32
- * (partitions via libfdisk).
+ * (partitions via libfdisk).  A BitLocker volume is looked into when a key
+ * is given: unlocked, then the same checks on the NTFS volume inside.
  */
-static int find_target(const char *disk, int partno, struct target *t)
+static int find_target_i(const char *disk, int partno, struct target *t)
 {
-    memset(t, 0, sizeof(*t));
-    snprintf(t->disk, sizeof(t->disk), "%s", disk);
-
     if (partno == 0 && ul_ntfs_probe(disk, 0, 0, &t->probe) == 0) {
         if (t->probe.is_ntfs || t->probe.mirror_mismatch)
             return EXIT_OK; /* a bare volume: the whole file (length 0) */
-        if (t->probe.is_bitlocker) {
-            fprintf(stderr, "%s: %s is a BitLocker-encrypted volume: unlocking it is issue #5; "
-                    "use Safe Mode (unloop safe-mode on) instead\n", prog, disk);
+        if (t->probe.is_bitlocker && key.kind == CLI_KEY_NONE) {
+            fprintf(stderr, "%s: %s is a BitLocker-encrypted volume: give its key with "
+                    "--recovery-password, --password or --bek, or use Safe Mode "
+                    "(unloop safe-mode on) instead\n", prog, disk);
             return EXIT_FAIL;
+        }
+        if (t->probe.is_bitlocker) {
+            struct ul_ntfs_probe p;
+            int rc = unlock_volume(disk, disk, 0, 0, &t->bl, &p);
+            if (rc)
+                return rc;
+            if (!p.is_ntfs && !p.mirror_mismatch) {
+                fprintf(stderr, "%s: %s: the unlocked BitLocker volume is not NTFS\n", prog,
+                        disk);
+                ul_blvol_unref(t->bl);
+                t->bl = NULL;
+                return EXIT_FAIL;
+            }
+            t->probe = p;
+            return EXIT_OK;
         }
     }
     struct find_ctx f = { .disk = disk, .partno = partno, .t = t, .rc = EXIT_FAIL };
@@ -162,12 +258,29 @@ static int find_target(const char *disk, int partno, struct target *t)
     }
     if (r > 0)
         return f.rc;
+    if (f.unlock_rc)
+        return f.unlock_rc; /* said why */
     if (partno)
         fprintf(stderr, "%s: %s has no partition %d\n", prog, disk, partno);
     else
         fprintf(stderr, "%s: no Windows volume (NTFS with \\Windows\\System32) on %s%s\n", prog,
                 disk, f.saw_bitlocker ? " that is not BitLocker-encrypted" : "");
     return EXIT_FAIL;
+}
+
+static int find_target(const struct cli_opts *o, const char *disk, struct target *t)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->disk, sizeof(t->disk), "%s", disk);
+    int rc = cli_key_read(o, &key);
+    if (rc == EXIT_OK)
+        rc = find_target_i(disk, o->partition, t);
+    cli_key_wipe(&key);
+    if (rc && t->bl) {
+        ul_blvol_unref(t->bl);
+        t->bl = NULL;
+    }
+    return rc;
 }
 
 /* "2024-07-19T04:09:00Z", "2024-07-19 04:09", "2024-07-19" (UTC) or "@SECONDS". */
@@ -280,7 +393,9 @@ static void ntfs_warning(int is_error, const char *line)
         fprintf(stderr, "%s: %s\n", prog, line);
 }
 
-static int open_volume(const struct cli_opts *o, const struct target *t, bool write,
+/* Opens the target's volume; drops the target's BitLocker reference (the
+ * volume holds its own until ul_ntfs_close()). */
+static int open_volume(const struct cli_opts *o, struct target *t, bool write,
                        struct ul_ntfs **v)
 {
     ul_ntfs_set_log(ntfs_warning);
@@ -293,7 +408,16 @@ static int open_volume(const struct cli_opts *o, const struct target *t, bool wr
         flags |= UL_NTFS_RESET_LOG;
     if (write && o->remove_hiberfile)
         flags |= UL_NTFS_REMOVE_HIBERFILE;
-    int r = ul_ntfs_open(t->disk, t->offset, t->length, flags, v, err, sizeof(err));
+    int r;
+    if (t->bl) {
+        struct ul_ntfs_dev d;
+        ul_blvol_ntfs_dev(t->bl, &d);
+        ul_blvol_unref(t->bl);
+        t->bl = NULL;
+        r = ul_ntfs_open_dev(&d, flags, v, err, sizeof(err));
+    } else {
+        r = ul_ntfs_open(t->disk, t->offset, t->length, flags, v, err, sizeof(err));
+    }
     if (r < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         if (r == -EUCLEAN && !write)
@@ -392,7 +516,7 @@ int cmd_scan(const struct cli_opts *o, const char *disk)
     const char *rsrc;
     int rc;
 
-    if ((rc = load_rules(o, &rules, &rsrc)) || (rc = find_target(disk, o->partition, &t)) ||
+    if ((rc = load_rules(o, &rules, &rsrc)) || (rc = find_target(o, disk, &t)) ||
         (rc = open_volume(o, &t, false, &v)))
         return rc;
     ul_log_init(&log, &sink, &quiet, NULL, "cli");
@@ -489,7 +613,7 @@ int cmd_quarantine(const struct cli_opts *o, const char *disk)
     const char *rsrc;
     int rc;
 
-    if ((rc = load_rules(o, &rules, &rsrc)) || (rc = find_target(disk, o->partition, &t)) ||
+    if ((rc = load_rules(o, &rules, &rsrc)) || (rc = find_target(o, disk, &t)) ||
         (rc = open_volume(o, &t, !o->dry_run, &v)))
         return rc;
     ul_log_init(&log, &sink, &quiet, NULL, "cli");
@@ -540,7 +664,7 @@ int cmd_restore(const struct cli_opts *o, const char *disk)
     bool quiet = o->json;
     int rc;
 
-    if ((rc = find_target(disk, o->partition, &t)) || (rc = open_volume(o, &t, true, &v)))
+    if ((rc = find_target(o, disk, &t)) || (rc = open_volume(o, &t, true, &v)))
         return rc;
     ul_log_init(&log, &sink, &quiet, NULL, "cli");
     struct ul_volume vol = { &ul_ntfs_volume_ops, v };
@@ -570,7 +694,7 @@ int cmd_journal(const struct cli_opts *o, const char *disk)
     struct ul_ntfs *v;
     int rc;
 
-    if ((rc = find_target(disk, o->partition, &t)) || (rc = open_volume(o, &t, false, &v)))
+    if ((rc = find_target(o, disk, &t)) || (rc = open_volume(o, &t, false, &v)))
         return rc;
     struct ul_volume vol = { &ul_ntfs_volume_ops, v };
     struct ul_journal j;

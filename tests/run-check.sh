@@ -100,6 +100,11 @@ suite cut-cli cut-every-write-cli python3 tests/ntfs/cut_every_write.py
 #     wrong/malformed keys, damaged metadata, truncated images
 suite bitlocker bitlocker python3 tests/bitlocker/test_bitlocker.py
 
+# 3f. BitLocker + NTFS: scan/quarantine/journal/restore on volumes unlocked
+#     with a key (AES-XTS, AES-CBC + Elephant), dislocker-file and the
+#     ntfs-3g tools as oracles; wrong keys change nothing
+suite bitlocker-quarantine bitlocker-quarantine python3 tests/bitlocker/test_bitlocker_quarantine.py
+
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
 if make --no-print-directory fuzz-smoke >"$LOG/fuzz.log" 2>&1; then

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libntfs-3g device operations over an unlocked BitLocker volume (DESIGN.md
+ * §1: block device -> BitLocker layer -> libntfs-3g).
+ *
+ * Reads go through ul_bitlocker_read(), so libntfs-3g sees exactly the
+ * volume 'unloop bitlocker unlock --output' and dislocker-file write: the
+ * relocated first sectors in place, the metadata areas as zeros.
+ *
+ * Writes are the inverse, as dislocker's FUSE write path does them
+ * (dislocker.c, enlock(); sectors.c, thread_encrypt()):
+ *   - whole sectors; a partial one is read (decrypted), patched, written;
+ *   - the first header_sectors sectors go to their relocated copy at
+ *     header_offset + v, encrypted with that physical offset;
+ *   - sectors at or past encrypted_size are written as they are (a volume
+ *     whose encryption was paused);
+ *   - all others are encrypted in place.
+ * A sector that overlaps an area presented as zeros (the three metadata
+ * copies, the relocated-sector area, a conversion area) is refused with EIO
+ * unless the write leaves it as presented (a no-op, then not written):
+ * those bytes are BitLocker's, and NTFS keeps them allocated to its own
+ * system files, so a real change there means something is wrong.
+ */
+#include "bitlocker-volume.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ntfs-3g/types.h>
+#include <ntfs-3g/device.h>
+
+#include "../shared/bitlocker.h"
+#include "../shared/ul-errno.h"
+#include "cli.h"
+
+struct ul_blvol {
+    int refs;
+    char *path;
+    uint64_t offset, length;
+    int rfd;                    /* read-only, for the whole life */
+    int wfd;                    /* read-write while a device is open for writing */
+    struct ul_bitlocker *bl;
+    const struct ul_bitlocker_info *info;
+    s64 pos;
+    uint8_t *sec, *cur;         /* sector bounces: new contents, presented contents */
+};
+
+/* ------------------------------------------------------------------ */
+/* The raw range, for shared/bitlocker.c and the write path            */
+
+static int raw_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+    const struct ul_blvol *bv = ctx;
+    uint8_t *p = buf;
+
+    if (off > bv->length || len > bv->length - off)
+        return -UL_ERANGE;
+    while (len) {
+        ssize_t n = pread(bv->rfd, p, len, (off_t)(bv->offset + off));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -UL_EIO;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int raw_write(struct ul_blvol *bv, uint64_t off, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    if (off > bv->length || len > bv->length - off)
+        return -EIO;
+    while (len) {
+        ssize_t n = pwrite(bv->wfd, p, len, (off_t)(bv->offset + off));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int range_size(int fd, uint64_t *ret)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (S_ISBLK(st.st_mode))
+        return ioctl(fd, BLKGETSIZE64, ret) < 0 ? -errno : 0;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    *ret = (uint64_t)st.st_size;
+    return 0;
+}
+
+static void blvol_free(struct ul_blvol *bv)
+{
+    uint32_t ss = bv->info ? bv->info->sector_size : 0;
+    if (bv->sec)
+        explicit_bzero(bv->sec, ss);
+    if (bv->cur)
+        explicit_bzero(bv->cur, ss);
+    ul_bitlocker_close(bv->bl); /* wipes the FVEK and every derived key */
+    bv->info = NULL;
+    free(bv->sec);
+    free(bv->cur);
+    if (bv->wfd >= 0)
+        close(bv->wfd);
+    if (bv->rfd >= 0)
+        close(bv->rfd);
+    free(bv->path);
+    free(bv);
+}
+
+int ul_blvol_open(const char *path, uint64_t offset, uint64_t length, struct ul_blvol **ret,
+                  char *err, size_t errlen)
+{
+    struct ul_blvol *bv = calloc(1, sizeof(*bv));
+    uint64_t size = 0;
+    const char *why = NULL;
+    int r = 0;
+
+    *ret = NULL;
+    if (!bv || !(bv->path = strdup(path))) {
+        free(bv);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    bv->refs = 1;
+    bv->wfd = -1;
+    bv->offset = offset;
+    bv->rfd = open(path, O_RDONLY | O_CLOEXEC);
+    r = bv->rfd < 0 ? -errno : range_size(bv->rfd, &size);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(-r));
+        goto fail;
+    }
+    if (offset > size || length > size - offset) {
+        r = -ENXIO;
+        snprintf(err, errlen, "%s: the volume lies past the end (truncated image?)", path);
+        goto fail;
+    }
+    bv->length = length ? length : size - offset;
+    struct ul_bitlocker_dev dev = { raw_read, bv, bv->length };
+    r = ul_bitlocker_open(&dev, &cli_mem, &bv->bl, &why);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: %s", path, why ? why : strerror(-r));
+        goto fail;
+    }
+    bv->info = ul_bitlocker_get_info(bv->bl);
+    bv->sec = malloc(bv->info->sector_size);
+    bv->cur = malloc(bv->info->sector_size);
+    if (!bv->sec || !bv->cur) {
+        r = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    *ret = bv;
+    return 0;
+fail:
+    blvol_free(bv);
+    return r;
+}
+
+struct ul_bitlocker *ul_blvol_bitlocker(struct ul_blvol *bv)
+{
+    return bv->bl;
+}
+
+void ul_blvol_unref(struct ul_blvol *bv)
+{
+    if (bv && --bv->refs == 0)
+        blvol_free(bv);
+}
+
+/* ------------------------------------------------------------------ */
+/* libntfs-3g device operations                                        */
+
+static int dev_open(struct ntfs_device *dev, int flags)
+{
+    struct ul_blvol *bv = dev->d_private;
+    bool rw = (flags & O_ACCMODE) == O_RDWR;
+
+    if (NDevOpen(dev)) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (!ul_bitlocker_is_unlocked(bv->bl)) {
+        errno = EACCES;
+        return -1;
+    }
+    if (rw) {
+        bv->wfd = open(bv->path, O_RDWR | O_CLOEXEC);
+        if (bv->wfd < 0) {
+            errno = errno == EACCES ? EROFS : errno;
+            return -1;
+        }
+        /* Another writer on the same range would corrupt the volume. */
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+                            .l_start = (off_t)bv->offset, .l_len = (off_t)bv->length };
+        if (fcntl(bv->wfd, F_SETLK, &fl) < 0) {
+            int e = errno == EAGAIN || errno == EACCES ? EBUSY : errno;
+            close(bv->wfd);
+            bv->wfd = -1;
+            errno = e;
+            return -1;
+        }
+        NDevClearReadOnly(dev);
+    } else {
+        NDevSetReadOnly(dev);
+    }
+    struct stat st;
+    if (fstat(bv->rfd, &st) == 0 && S_ISBLK(st.st_mode))
+        NDevSetBlock(dev);
+    bv->pos = 0;
+    NDevSetOpen(dev);
+    return 0;
+}
+
+static int dev_close(struct ntfs_device *dev)
+{
+    struct ul_blvol *bv = dev->d_private;
+    int r = 0;
+
+    if (!NDevOpen(dev)) {
+        errno = EBADF;
+        return -1;
+    }
+    if (bv->wfd >= 0) {
+        if (NDevDirty(dev) && fsync(bv->wfd) < 0)
+            r = -1;
+        if (close(bv->wfd) < 0)
+            r = -1;
+        bv->wfd = -1;
+    }
+    NDevClearOpen(dev);
+    return r;
+}
+
+static s64 dev_seek(struct ntfs_device *dev, s64 offset, int whence)
+{
+    struct ul_blvol *bv = dev->d_private;
+    s64 base;
+
+    switch (whence) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = bv->pos; break;
+    case SEEK_END: base = (s64)bv->length; break;
+    default: errno = EINVAL; return -1;
+    }
+    if ((offset < 0 && base + offset < 0) || base + offset > (s64)bv->length) {
+        errno = EINVAL;
+        return -1;
+    }
+    bv->pos = base + offset;
+    return bv->pos;
+}
+
+static s64 dev_pread(struct ntfs_device *dev, void *buf, s64 count, s64 offset)
+{
+    struct ul_blvol *bv = dev->d_private;
+
+    if (offset < 0 || count < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if ((uint64_t)offset >= bv->length)
+        return 0;
+    if ((uint64_t)count > bv->length - (uint64_t)offset)
+        count = (s64)(bv->length - (uint64_t)offset);
+    int r = ul_bitlocker_read(bv->bl, (uint64_t)offset, buf, (size_t)count);
+    if (r < 0) {
+        errno = r == -UL_ERANGE ? EINVAL : EIO;
+        return -1;
+    }
+    return count;
+}
+
+/* Does [off, off + len) of the presented volume overlap an area that reads
+ * as zeros?  The same areas as shared/bitlocker.c's check_layout(). */
+static bool in_zero_area(const struct ul_bitlocker_info *in, uint64_t off, uint64_t len)
+{
+    struct { uint64_t off, len; } a[UL_BITLOCKER_COPIES + 2];
+    int n = 0;
+
+    for (int i = 0; i < UL_BITLOCKER_COPIES; i++)
+        a[n++] = (typeof(a[0])){ in->metadata_offset[i], in->metadata_area };
+    if (in->header_sectors)
+        a[n++] = (typeof(a[0])){ in->header_offset, in->header_area };
+    if (in->state == UL_BITLOCKER_STATE_CONVERTING)
+        a[n++] = (typeof(a[0])){ in->encrypted_size, in->convert_size };
+    for (int i = 0; i < n; i++)
+        if (a[i].len && off < a[i].off + a[i].len && a[i].off < off + len)
+            return true;
+    return false;
+}
+
+/* One sector of the presented volume at v: its new plaintext is bv->sec. */
+static int write_sector(struct ul_blvol *bv, uint64_t v)
+{
+    const struct ul_bitlocker_info *in = bv->info;
+    uint32_t ss = in->sector_size;
+    uint64_t hdr_end = (uint64_t)in->header_sectors * ss, phys = v;
+    int r;
+
+    if (in_zero_area(in, v, ss)) {
+        r = ul_bitlocker_read(bv->bl, v, bv->cur, ss);
+        if (r < 0)
+            return -EIO;
+        return memcmp(bv->cur, bv->sec, ss) == 0 ? 0 : -EIO;
+    }
+    if (v < hdr_end)
+        phys = in->header_offset + v;
+    if (phys < in->encrypted_size) {
+        r = ul_bitlocker_encrypt_sectors(bv->bl, phys, bv->sec, ss);
+        if (r < 0)
+            return -EIO;
+    }
+    return raw_write(bv, phys, bv->sec, ss);
+}
+
+static s64 dev_pwrite(struct ntfs_device *dev, const void *buf, s64 count, s64 offset)
+{
+    struct ul_blvol *bv = dev->d_private;
+    uint32_t ss = bv->info->sector_size;
+    uint64_t whole = bv->length / ss * ss;
+    const uint8_t *p = buf;
+    s64 done = 0;
+    int r = 0;
+
+    if (NDevReadOnly(dev) || bv->wfd < 0) {
+        errno = EROFS;
+        return -1;
+    }
+    if (offset < 0 || count < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if ((uint64_t)offset >= bv->length) {
+        errno = count ? ENOSPC : 0;
+        return count ? -1 : 0;
+    }
+    if ((uint64_t)count > bv->length - (uint64_t)offset)
+        count = (s64)(bv->length - (uint64_t)offset);
+    NDevSetDirty(dev);
+    while (done < count) {
+        uint64_t off = (uint64_t)offset + (uint64_t)done;
+        uint64_t head = off % ss, v = off - head;
+        size_t n = ss - head;
+        if ((uint64_t)n > (uint64_t)(count - done))
+            n = (size_t)(count - done);
+        if (v >= whole) {
+            /* A last partial sector: stored as it is (ul_bitlocker_read). */
+            r = raw_write(bv, off, p + done, n);
+        } else {
+            if (n != ss) {
+                r = ul_bitlocker_read(bv->bl, v, bv->sec, ss);
+                if (r < 0)
+                    r = -EIO;
+            }
+            if (r == 0) {
+                memcpy(bv->sec + head, p + done, n);
+                r = write_sector(bv, v);
+            }
+            explicit_bzero(bv->sec, ss);
+        }
+        if (r < 0)
+            break;
+        done += (s64)n;
+    }
+    if (r < 0 && !done) {
+        errno = -r;
+        return -1;
+    }
+    return done;
+}
+
+static s64 dev_read(struct ntfs_device *dev, void *buf, s64 count)
+{
+    struct ul_blvol *bv = dev->d_private;
+    s64 n = dev_pread(dev, buf, count, bv->pos);
+    if (n > 0)
+        bv->pos += n;
+    return n;
+}
+
+static s64 dev_write(struct ntfs_device *dev, const void *buf, s64 count)
+{
+    struct ul_blvol *bv = dev->d_private;
+    s64 n = dev_pwrite(dev, buf, count, bv->pos);
+    if (n > 0)
+        bv->pos += n;
+    return n;
+}
+
+static int dev_sync(struct ntfs_device *dev)
+{
+    struct ul_blvol *bv = dev->d_private;
+
+    if (NDevReadOnly(dev) || bv->wfd < 0)
+        return 0;
+    if (fsync(bv->wfd) < 0)
+        return -1;
+    NDevClearDirty(dev);
+    return 0;
+}
+
+/* The volume looks like a regular file of its own length. */
+static int dev_stat(struct ntfs_device *dev, struct stat *buf)
+{
+    struct ul_blvol *bv = dev->d_private;
+
+    if (fstat(bv->rfd, buf) < 0)
+        return -1;
+    buf->st_mode = (buf->st_mode & ~(mode_t)S_IFMT) | S_IFREG;
+    buf->st_size = (off_t)bv->length;
+    buf->st_blocks = (blkcnt_t)((bv->length + 511) / 512);
+    return 0;
+}
+
+static int dev_ioctl(struct ntfs_device *dev, unsigned long request, void *argp)
+{
+    struct ul_blvol *bv = dev->d_private;
+
+    switch (request) {
+    case BLKGETSIZE64:
+        *(uint64_t *)argp = bv->length;
+        return 0;
+    case BLKGETSIZE:
+        *(unsigned long *)argp = (unsigned long)(bv->length / 512);
+        return 0;
+    case BLKSSZGET:
+        *(int *)argp = (int)bv->info->sector_size;
+        return 0;
+    default:
+        break;
+    }
+    errno = ENOTTY;
+    return -1;
+}
+
+static struct ntfs_device_operations blvol_dev_ops = {
+    .open = dev_open,
+    .close = dev_close,
+    .seek = dev_seek,
+    .read = dev_read,
+    .write = dev_write,
+    .pread = dev_pread,
+    .pwrite = dev_pwrite,
+    .sync = dev_sync,
+    .stat = dev_stat,
+    .ioctl = dev_ioctl,
+};
+
+static void blvol_release(void *priv)
+{
+    ul_blvol_unref(priv);
+}
+
+void ul_blvol_ntfs_dev(struct ul_blvol *bv, struct ul_ntfs_dev *ret)
+{
+    bv->refs++;
+    *ret = (struct ul_ntfs_dev){ .name = bv->path, .ops = &blvol_dev_ops, .priv = bv,
+                                 .release = blvol_release };
+}
