@@ -43,21 +43,10 @@ struct bl_disk {
 static int disk_read(void *ctx, uint64_t off, void *buf, size_t len)
 {
     const struct bl_disk *d = ctx;
-    uint8_t *p = buf;
 
     if (off > d->size || len > d->size - off)
         return -UL_ERANGE;
-    while (len) {
-        ssize_t n = pread(d->fd, p, len, (off_t)(d->offset + off));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -UL_EIO;
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return cli_pread_all(d->fd, buf, len, d->offset + off);
 }
 
 /* The first sector of [off, off + 512) of the file. */
@@ -480,18 +469,8 @@ static int write_volume(struct ul_bitlocker *bl, const char *out, bool is_dev, u
             what = "decrypt";
             break;
         }
-        if (is_dev || !all_zero(buf, n)) {
-            for (size_t w = 0; w < n;) {
-                ssize_t k = pwrite(fd, buf + w, n - w, (off_t)(off + w));
-                if (k < 0 && errno == EINTR)
-                    continue;
-                if (k <= 0) {
-                    r = k < 0 ? -errno : -EIO;
-                    break;
-                }
-                w += (size_t)k;
-            }
-        }
+        if (is_dev || !all_zero(buf, n))
+            r = cli_pwrite_all(fd, buf, n, off);
         off += n;
     }
     if (r == 0 && fsync(fd) < 0)

@@ -59,40 +59,17 @@ struct ul_blvol {
 static int raw_read(void *ctx, uint64_t off, void *buf, size_t len)
 {
     const struct ul_blvol *bv = ctx;
-    uint8_t *p = buf;
 
     if (off > bv->length || len > bv->length - off)
         return -UL_ERANGE;
-    while (len) {
-        ssize_t n = pread(bv->rfd, p, len, (off_t)(bv->offset + off));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -UL_EIO;
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return cli_pread_all(bv->rfd, buf, len, bv->offset + off);
 }
 
 static int raw_write(struct ul_blvol *bv, uint64_t off, const void *buf, size_t len)
 {
-    const uint8_t *p = buf;
-
     if (off > bv->length || len > bv->length - off)
         return -EIO;
-    while (len) {
-        ssize_t n = pwrite(bv->wfd, p, len, (off_t)(bv->offset + off));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return cli_pwrite_all(bv->wfd, buf, len, bv->offset + off);
 }
 
 static int range_size(int fd, uint64_t *ret)

@@ -4,6 +4,7 @@
 #define UL_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum {
     EXIT_OK = 0,
@@ -88,6 +89,11 @@ int cli_key_unlock(const struct cli_key *k, struct ul_bitlocker *bl, int *ret_pr
                    const char **ret_why);
 int cli_key_report(const struct cli_key *k, const char *path, int r, const char *why);
 void cli_key_wipe(struct cli_key *k);
+
+/* fd-io.c: the whole buffer at off, retried on EINTR; 0, or -errno (-EIO
+ * at an unexpected end of file). */
+int cli_pread_all(int fd, void *buf, size_t len, uint64_t off);
+int cli_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 
 /* bcd-cmd.c */
 struct ul_mem;

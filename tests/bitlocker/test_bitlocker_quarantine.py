@@ -340,7 +340,7 @@ def build_harness(tmp):
              "-Wno-unused-parameter", "-fsanitize=address,undefined", "-D_GNU_SOURCE",
              "-I" + os.path.join(TOP, "recovery"), "-I" + os.path.join(TOP, "shared"),
              "-o", exe, src] +
-            [os.path.join(TOP, x) for x in ("recovery/bitlocker-volume.c", "shared/bitlocker.c",
+            [os.path.join(TOP, x) for x in ("recovery/bitlocker-volume.c", "recovery/fd-io.c", "shared/bitlocker.c",
                                              "shared/string-util.c", "shared/gpt.c",
                                              "shared/crc32.c")] +
             ["-lntfs-3g", "-lmbedcrypto"])
