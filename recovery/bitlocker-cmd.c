@@ -182,7 +182,7 @@ static int open_bitlocker(const struct cli_opts *o, const char *path, struct bl_
     int rc = open_disk(o, path, d);
     if (rc)
         return rc;
-    struct ul_bitlocker_dev dev = { disk_read, d, d->size };
+    struct ul_bitlocker_dev dev = { .read = disk_read, .ctx = d, .size = d->size };
     const char *why = NULL;
     int r = ul_bitlocker_open(&dev, &cli_mem, bl, &why);
     if (r < 0) {

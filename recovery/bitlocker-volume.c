@@ -7,19 +7,8 @@
  * volume 'unloop bitlocker unlock --output' and dislocker-file write: the
  * relocated first sectors in place, the metadata areas as zeros.
  *
- * Writes are the inverse, as dislocker's FUSE write path does them
- * (dislocker.c, enlock(); sectors.c, thread_encrypt()):
- *   - whole sectors; a partial one is read (decrypted), patched, written;
- *   - the first header_sectors sectors go to their relocated copy at
- *     header_offset + v, encrypted with that physical offset;
- *   - sectors at or past encrypted_size are written as they are (a volume
- *     whose encryption was paused);
- *   - all others are encrypted in place.
- * A sector that overlaps an area presented as zeros (the three metadata
- * copies, the relocated-sector area, a conversion area) is refused with EIO
- * unless the write leaves it as presented (a no-op, then not written):
- * those bytes are BitLocker's, and NTFS keeps them allocated to its own
- * system files, so a real change there means something is wrong.
+ * Writes go through ul_bitlocker_write(), its inverse (encrypting, the
+ * relocated first sectors to their copy, BitLocker's own areas refused).
  */
 #include "bitlocker-volume.h"
 
@@ -50,7 +39,6 @@ struct ul_blvol {
     struct ul_bitlocker *bl;
     const struct ul_bitlocker_info *info;
     s64 pos;
-    uint8_t *sec, *cur;         /* sector bounces: new contents, presented contents */
 };
 
 /* ------------------------------------------------------------------ */
@@ -65,8 +53,12 @@ static int raw_read(void *ctx, uint64_t off, void *buf, size_t len)
     return cli_pread_all(bv->rfd, buf, len, bv->offset + off);
 }
 
-static int raw_write(struct ul_blvol *bv, uint64_t off, const void *buf, size_t len)
+static int raw_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
+    const struct ul_blvol *bv = ctx;
+
+    if (bv->wfd < 0)
+        return -EROFS;
     if (off > bv->length || len > bv->length - off)
         return -EIO;
     return cli_pwrite_all(bv->wfd, buf, len, bv->offset + off);
@@ -87,15 +79,8 @@ static int range_size(int fd, uint64_t *ret)
 
 static void blvol_free(struct ul_blvol *bv)
 {
-    uint32_t ss = bv->info ? bv->info->sector_size : 0;
-    if (bv->sec)
-        explicit_bzero(bv->sec, ss);
-    if (bv->cur)
-        explicit_bzero(bv->cur, ss);
     ul_bitlocker_close(bv->bl); /* wipes the FVEK and every derived key */
     bv->info = NULL;
-    free(bv->sec);
-    free(bv->cur);
     if (bv->wfd >= 0)
         close(bv->wfd);
     if (bv->rfd >= 0)
@@ -133,20 +118,13 @@ int ul_blvol_open(const char *path, uint64_t offset, uint64_t length, struct ul_
         goto fail;
     }
     bv->length = length ? length : size - offset;
-    struct ul_bitlocker_dev dev = { raw_read, bv, bv->length };
+    struct ul_bitlocker_dev dev = { raw_read, bv, bv->length, raw_write };
     r = ul_bitlocker_open(&dev, &cli_mem, &bv->bl, &why);
     if (r < 0) {
         snprintf(err, errlen, "%s: %s", path, why ? why : strerror(-r));
         goto fail;
     }
     bv->info = ul_bitlocker_get_info(bv->bl);
-    bv->sec = malloc(bv->info->sector_size);
-    bv->cur = malloc(bv->info->sector_size);
-    if (!bv->sec || !bv->cur) {
-        r = -ENOMEM;
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     *ret = bv;
     return 0;
 fail:
@@ -268,57 +246,9 @@ static s64 dev_pread(struct ntfs_device *dev, void *buf, s64 count, s64 offset)
     return count;
 }
 
-/* Does [off, off + len) of the presented volume overlap an area that reads
- * as zeros?  The same areas as shared/bitlocker.c's check_layout(). */
-static bool in_zero_area(const struct ul_bitlocker_info *in, uint64_t off, uint64_t len)
-{
-    struct { uint64_t off, len; } a[UL_BITLOCKER_COPIES + 2];
-    int n = 0;
-
-    for (int i = 0; i < UL_BITLOCKER_COPIES; i++)
-        a[n++] = (typeof(a[0])){ in->metadata_offset[i], in->metadata_area };
-    if (in->header_sectors)
-        a[n++] = (typeof(a[0])){ in->header_offset, in->header_area };
-    if (in->state == UL_BITLOCKER_STATE_CONVERTING)
-        a[n++] = (typeof(a[0])){ in->encrypted_size, in->convert_size };
-    for (int i = 0; i < n; i++)
-        if (a[i].len && off < a[i].off + a[i].len && a[i].off < off + len)
-            return true;
-    return false;
-}
-
-/* One sector of the presented volume at v: its new plaintext is bv->sec. */
-static int write_sector(struct ul_blvol *bv, uint64_t v)
-{
-    const struct ul_bitlocker_info *in = bv->info;
-    uint32_t ss = in->sector_size;
-    uint64_t hdr_end = (uint64_t)in->header_sectors * ss, phys = v;
-    int r;
-
-    if (in_zero_area(in, v, ss)) {
-        r = ul_bitlocker_read(bv->bl, v, bv->cur, ss);
-        if (r < 0)
-            return -EIO;
-        return memcmp(bv->cur, bv->sec, ss) == 0 ? 0 : -EIO;
-    }
-    if (v < hdr_end)
-        phys = in->header_offset + v;
-    if (phys < in->encrypted_size) {
-        r = ul_bitlocker_encrypt_sectors(bv->bl, phys, bv->sec, ss);
-        if (r < 0)
-            return -EIO;
-    }
-    return raw_write(bv, phys, bv->sec, ss);
-}
-
 static s64 dev_pwrite(struct ntfs_device *dev, const void *buf, s64 count, s64 offset)
 {
     struct ul_blvol *bv = dev->d_private;
-    uint32_t ss = bv->info->sector_size;
-    uint64_t whole = bv->length / ss * ss;
-    const uint8_t *p = buf;
-    s64 done = 0;
-    int r = 0;
 
     if (NDevReadOnly(dev) || bv->wfd < 0) {
         errno = EROFS;
@@ -335,36 +265,12 @@ static s64 dev_pwrite(struct ntfs_device *dev, const void *buf, s64 count, s64 o
     if ((uint64_t)count > bv->length - (uint64_t)offset)
         count = (s64)(bv->length - (uint64_t)offset);
     NDevSetDirty(dev);
-    while (done < count) {
-        uint64_t off = (uint64_t)offset + (uint64_t)done;
-        uint64_t head = off % ss, v = off - head;
-        size_t n = ss - head;
-        if ((uint64_t)n > (uint64_t)(count - done))
-            n = (size_t)(count - done);
-        if (v >= whole) {
-            /* A last partial sector: stored as it is (ul_bitlocker_read). */
-            r = raw_write(bv, off, p + done, n);
-        } else {
-            if (n != ss) {
-                r = ul_bitlocker_read(bv->bl, v, bv->sec, ss);
-                if (r < 0)
-                    r = -EIO;
-            }
-            if (r == 0) {
-                memcpy(bv->sec + head, p + done, n);
-                r = write_sector(bv, v);
-            }
-            explicit_bzero(bv->sec, ss);
-        }
-        if (r < 0)
-            break;
-        done += (s64)n;
-    }
-    if (r < 0 && !done) {
-        errno = -r;
+    int r = ul_bitlocker_write(bv->bl, (uint64_t)offset, buf, (size_t)count);
+    if (r < 0) {
+        errno = r == -UL_ERANGE ? EINVAL : -r;
         return -1;
     }
-    return done;
+    return count;
 }
 
 static s64 dev_read(struct ntfs_device *dev, void *buf, s64 count)

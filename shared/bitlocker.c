@@ -1521,3 +1521,82 @@ int ul_bitlocker_read(struct ul_bitlocker *bl, uint64_t off, void *buf, size_t l
     }
     return 0;
 }
+
+/* Does [off, off + len) overlap an area presented as zeros? */
+static bool in_zero_region(const struct ul_bitlocker *bl, uint64_t off, uint64_t len)
+{
+    for (uint32_t z = 0; z < bl->n_zero; z++) {
+        const struct region *g = &bl->zero[z];
+        if (off < g->off + g->len && g->off < off + len)
+            return true;
+    }
+    return false;
+}
+
+/* One sector of the presented volume at v; its new plaintext is in s (a
+ * bounce the caller wipes), cur is a second bounce. */
+static int write_sector(struct ul_bitlocker *bl, uint64_t v, uint8_t *s, uint8_t *cur)
+{
+    const struct ul_bitlocker_info *in = &bl->info;
+    uint32_t ss = in->sector_size;
+    uint64_t phys = v;
+    int r;
+
+    if (in_zero_region(bl, v, ss)) {
+        r = read_sectors(bl, v, cur, ss);
+        if (r < 0)
+            return r;
+        r = ul_memcmp(cur, s, ss) == 0 ? 0 : -UL_EIO;
+        wipe(cur, ss);
+        return r;
+    }
+    if (v < (uint64_t)in->header_sectors * ss)
+        phys = in->header_offset + v;
+    if (phys < in->encrypted_size) {
+        r = crypt_sector(bl, phys, s, true);
+        if (r < 0)
+            return r;
+    }
+    return bl->dev.write(bl->dev.ctx, phys, s, ss);
+}
+
+int ul_bitlocker_write(struct ul_bitlocker *bl, uint64_t off, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    uint32_t ss;
+    uint64_t whole;
+    int r = 0;
+
+    if (!bl || (!buf && len))
+        return -UL_EINVAL;
+    if (!bl->unlocked)
+        return -UL_EACCES;
+    if (!bl->dev.write)
+        return -UL_EROFS;
+    if (off > bl->dev.size || len > bl->dev.size - off)
+        return -UL_ERANGE;
+    ss = bl->info.sector_size;
+    whole = bl->dev.size / ss * ss;
+    /* Two sector bounces in scratch (META_AREA >= 2 * 4096). */
+    uint8_t *s = bl->scratch, *cur = bl->scratch + ss;
+    while (len && r == 0) {
+        uint64_t head = off % ss, v = off - head;
+        size_t n = ss - head < len ? (size_t)(ss - head) : len;
+        if (v >= whole) {
+            /* A last partial sector: stored as it is (ul_bitlocker_read). */
+            r = bl->dev.write(bl->dev.ctx, off, p, n);
+        } else {
+            if (n != ss)
+                r = read_sectors(bl, v, s, ss);
+            if (r == 0) {
+                ul_memcpy(s + head, p, n);
+                r = write_sector(bl, v, s, cur);
+            }
+            wipe(s, ss);
+        }
+        off += n;
+        p += n;
+        len -= n;
+    }
+    return r;
+}

@@ -31,11 +31,14 @@
 #include "gpt.h"       /* struct ul_guid */
 
 /* The raw volume: read exactly len bytes at byte offset off (0 or a
- * negative UL_E* code); size is the volume's length in bytes. */
+ * negative UL_E* code); size is the volume's length in bytes.  write is
+ * optional (NULL: the volume is read-only; ul_bitlocker_write() refuses);
+ * it writes exactly len bytes at off. */
 struct ul_bitlocker_dev {
     int (*read)(void *ctx, uint64_t off, void *buf, size_t len);
     void *ctx;
     uint64_t size;
+    int (*write)(void *ctx, uint64_t off, const void *buf, size_t len);
 };
 
 /* Key protection types: the VMK entry's protection field [bde: Key
@@ -192,6 +195,26 @@ int ul_bitlocker_bek_guid(const uint8_t *bek, size_t len, struct ul_guid *ret);
  * -UL_ERANGE past the end, or the reader's error.
  */
 int ul_bitlocker_read(struct ul_bitlocker *bl, uint64_t off, void *buf, size_t len);
+
+/*
+ * Writes the decrypted volume: the inverse of ul_bitlocker_read(), as
+ * dislocker's FUSE write path does it (dislocker.c enlock(), sectors.c
+ * thread_encrypt()):
+ *   - whole sectors; a partial one is read (decrypted), patched, written;
+ *   - the first header_sectors sectors go to their relocated copy, encrypted
+ *     with that physical offset;
+ *   - sectors at or past encrypted_size are written as they are (a volume
+ *     whose encryption was paused);
+ *   - all others are encrypted in place.
+ * A sector overlapping an area presented as zeros (the metadata copies, the
+ * relocated-sector area, a conversion area) is refused with -UL_EIO unless
+ * the write leaves it as presented (then nothing is written): those bytes
+ * are BitLocker's, and NTFS keeps them allocated to its own files, so a real
+ * change there means something is wrong.  Returns 0, -UL_EACCES before an
+ * unlock, -UL_EROFS without dev->write, -UL_ERANGE past the end, or the
+ * device's error; after an error a prefix of the range may be written.
+ */
+int ul_bitlocker_write(struct ul_bitlocker *bl, uint64_t off, const void *buf, size_t len);
 
 /*
  * The sector cipher alone, in place, on whole sectors whose first one lies

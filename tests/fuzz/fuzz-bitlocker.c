@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ul_bitlocker_parse_recovery_password(rp, key, &e, &group) < 0)
         CHECK(e != UL_BITLOCKER_RP_OK && group >= 0 && group <= 8);
 
-    struct ul_bitlocker_dev dev = { vol_read, &v, VOL_SIZE };
+    struct ul_bitlocker_dev dev = { .read = vol_read, .ctx = &v, .size = VOL_SIZE };
     struct ul_bitlocker *bl = NULL;
     const char *why = NULL;
     int r = ul_bitlocker_open(&dev, &mem, &bl, &why);

@@ -383,7 +383,7 @@ static struct built *build(const struct spec *sp)
     s2.no_fvek = false;
     write_meta(img, &s2, true);
     struct ul_bitlocker *bl;
-    struct ul_bitlocker_dev dev = { disk_read, &w->k, VOL_SIZE };
+    struct ul_bitlocker_dev dev = { .read = disk_read, .ctx = &w->k, .size = VOL_SIZE };
     assert_int_equal(ul_bitlocker_open(&dev, &mem, &bl, NULL), 0);
     assert_int_equal(ul_bitlocker_unlock_clear_key(bl, NULL, NULL), 0);
     uint8_t *sec = malloc(ss);
@@ -417,7 +417,7 @@ static void built_free(struct built *w)
 
 static int open_built(struct built *w, struct ul_bitlocker **bl, const char **why)
 {
-    struct ul_bitlocker_dev dev = { disk_read, &w->k, w->k.size };
+    struct ul_bitlocker_dev dev = { .read = disk_read, .ctx = &w->k, .size = w->k.size };
     int r = ul_bitlocker_open(&dev, &mem, bl, why);
     assert_false(w->k.out_of_range);
     return r;
@@ -1049,7 +1049,7 @@ static void test_real_startup_key(void **state)
     fclose(f);
 
     struct disk k = { .d = img, .size = n, .alloc = n };
-    struct ul_bitlocker_dev dev = { disk_read, &k, n };
+    struct ul_bitlocker_dev dev = { .read = disk_read, .ctx = &k, .size = n };
     struct ul_bitlocker *bl;
     /* the first copy damaged, as a crash mid-write could leave it */
     img[0x2100000 + 0x80] ^= 0xff;
