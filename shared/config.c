@@ -23,6 +23,9 @@ void ul_config_defaults(struct ul_config *cfg)
     cfg->volume.discard_hibernation = false;
     cfg->volume.repair_mirror = true;
     cfg->volume.mark_dirty = true;
+    ul_strlcpy(cfg->volume.key_dir, UL_KEY_DIR, sizeof(cfg->volume.key_dir));
+    cfg->volume.key_prompt = true;
+    cfg->volume.prompt_timeout = 30;
 }
 
 static const char *const action_names[UL_ACTION__MAX] = {
@@ -118,6 +121,35 @@ static const char *const log_level_names[] = {
     [UL_LOG_INFO] = "info", [UL_LOG_DEBUG] = "debug",
 };
 
+/* An absolute path on the ESP (FAT): '/' becomes '\\'; 0, or -1 after a
+ * diagnostic. */
+static int parse_esp_path(struct ul_diags *d, uint32_t ln, const char *key, const char *v,
+                          size_t vlen, const char *qv, char *path, size_t size)
+{
+    if (vlen == 0 || vlen >= size) {
+        diag(d, ln, false, "%s: path must be 1..%u characters; using the default", key,
+             (unsigned)size - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < vlen; i++) {
+        char c = v[i] == '/' ? '\\' : v[i];
+        /* FAT long names: printable ASCII minus the reserved characters. */
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '*' || c == ':' || c == '<' ||
+            c == '>' || c == '?' || c == '|') {
+            diag(d, ln, false, "%s: '%s' has a character a FAT path cannot hold", key, qv);
+            return -1;
+        }
+        path[i] = c;
+    }
+    path[vlen] = 0;
+    if (path[0] != '\\') {
+        diag(d, ln, false, "%s: '%s' must be an absolute path on the ESP (\\EFI\\...)", key,
+             qv);
+        return -1;
+    }
+    return 0;
+}
+
 static void set_key(struct ul_config *cfg, struct ul_diags *d, uint32_t ln, const char *k,
                     size_t klen, const char *v, size_t vlen)
 {
@@ -174,28 +206,8 @@ static void set_key(struct ul_config *cfg, struct ul_diags *d, uint32_t ln, cons
     }
     if (eq(k, klen, "loader")) {
         char path[UL_LOADER_MAX];
-        if (vlen == 0 || vlen >= sizeof(path)) {
-            diag(d, ln, false, "loader: path must be 1..%u characters; using the default",
-                 (unsigned)sizeof(path) - 1);
-            return;
-        }
-        for (size_t i = 0; i < vlen; i++) {
-            char c = v[i] == '/' ? '\\' : v[i];
-            /* FAT long names: printable ASCII minus the reserved characters. */
-            if (c < 0x20 || c >= 0x7f || c == '"' || c == '*' || c == ':' || c == '<' ||
-                c == '>' || c == '?' || c == '|') {
-                diag(d, ln, false, "loader: '%s' has a character a FAT path cannot hold", qv);
-                return;
-            }
-            path[i] = c;
-        }
-        path[vlen] = 0;
-        if (path[0] != '\\') {
-            diag(d, ln, false, "loader: '%s' must be an absolute path on the ESP (\\EFI\\...)",
-                 qv);
-            return;
-        }
-        ul_strlcpy(cfg->loader, path, sizeof(cfg->loader));
+        if (parse_esp_path(d, ln, "loader", v, vlen, qv, path, sizeof(path)) == 0)
+            ul_strlcpy(cfg->loader, path, sizeof(cfg->loader));
         return;
     }
     diag(d, ln, false, "unknown key '%s' (ignored)", qk);
@@ -207,6 +219,7 @@ enum section {
     SEC_UNLOOP,
     SEC_RULE,
     SEC_QUARANTINE,
+    SEC_BITLOCKER,
     SEC_IGNORED, /* unknown or broken header: keys are skipped */
 };
 
@@ -281,6 +294,10 @@ static void start_section(struct parser *ps, uint32_t ln, const char *name, size
     }
     if (eq(name, nlen, "quarantine")) {
         ps->sec = SEC_QUARANTINE;
+        return;
+    }
+    if (eq(name, nlen, "bitlocker")) {
+        ps->sec = SEC_BITLOCKER;
         return;
     }
     ps->sec = SEC_IGNORED;
@@ -542,6 +559,40 @@ static void set_quarantine_key(struct parser *ps, uint32_t ln, const char *k, si
     diag(ps->d, ln, false, "unknown key '%s' in [quarantine] (ignored)", qk);
 }
 
+static void set_bitlocker_key(struct parser *ps, uint32_t ln, const char *k, size_t klen,
+                              const char *v, size_t vlen)
+{
+    struct ul_volume_policy *vp = &ps->cfg->volume;
+    char qv[48], qk[40];
+    quote(qv, sizeof(qv), v, vlen);
+    quote(qk, sizeof(qk), k, klen);
+    bool b;
+    uint32_t val;
+
+    if (eq(k, klen, "keys")) {
+        char path[UL_LOADER_MAX];
+        if (parse_esp_path(ps->d, ln, "keys", v, vlen, qv, path, sizeof(path)) == 0)
+            ul_strlcpy(vp->key_dir, path, sizeof(vp->key_dir));
+        return;
+    }
+    if (eq(k, klen, "prompt")) {
+        if (parse_bool(v, vlen, &b) < 0)
+            diag(ps->d, ln, false, "prompt: '%s' is not yes|no; using yes", qv);
+        else
+            vp->key_prompt = b;
+        return;
+    }
+    if (eq(k, klen, "prompt_timeout")) {
+        if (ul_parse_u32(v, vlen, &val) < 0 || val < 1 || val > 3600)
+            diag(ps->d, ln, false, "prompt_timeout: '%s' is not a number in 1..3600; "
+                 "using the default", qv);
+        else
+            vp->prompt_timeout = val;
+        return;
+    }
+    diag(ps->d, ln, false, "unknown key '%s' in [bitlocker] (ignored)", qk);
+}
+
 uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
                          struct ul_diags *diags)
 {
@@ -633,6 +684,9 @@ uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
             break;
         case SEC_QUARANTINE:
             set_quarantine_key(&ps, ln, k, klen, v, vlen);
+            break;
+        case SEC_BITLOCKER:
+            set_bitlocker_key(&ps, ln, k, klen, v, vlen);
             break;
         case SEC_IGNORED:
             break;

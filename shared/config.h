@@ -38,6 +38,16 @@
  *   repair_mirror = yes    # repair a $MFTMirr left behind by a cut write
  *   mark_dirty = yes       # after writing, make Windows check the volume
  *
+ *   [bitlocker]            # a BitLocker-encrypted Windows volume (pre-boot)
+ *   keys = \EFI\unloop\keys  # folder on the ESP: {GUID}.BEK startup keys, and
+ *                          # key files (AD/Entra CSV, manage-bde output) that
+ *                          # map protector IDs to recovery passwords
+ *   prompt = yes           # no key found: ask for the recovery password
+ *   prompt_timeout = 30    # seconds without a key press before giving up (1..3600)
+ *
+ * With no key (a TPM-only protector and nothing above) quarantine is skipped
+ * and the ladder goes on to Safe Mode, which needs no key.
+ *
  * In a rule the file adds, any problem disables that rule (a rule only
  * half understood could quarantine more than its author meant); a new rule
  * without a path is dropped.  In a built-in rule the key keeps its value.
@@ -88,6 +98,10 @@ struct ul_volume_policy {
     bool discard_hibernation;           /* default no */
     bool repair_mirror;                 /* default yes */
     bool mark_dirty;                    /* default yes */
+    /* [bitlocker] */
+    char key_dir[UL_LOADER_MAX];        /* default UL_KEY_DIR */
+    bool key_prompt;                    /* default yes */
+    uint32_t prompt_timeout;            /* seconds, default 30 */
 };
 
 struct ul_config {

@@ -19,6 +19,8 @@
 #define UL_LOG_PATH       "\\EFI\\unloop\\log"
 #define UL_LOG_OLD_PATH   "\\EFI\\unloop\\log.1"
 #define UL_DEFAULT_LOADER "\\EFI\\Microsoft\\Boot\\bootmgfw.efi"
+/* BitLocker startup keys and key files for unloop.efi ([bitlocker] keys). */
+#define UL_KEY_DIR        "\\EFI\\unloop\\keys"
 
 /*
  * State file: two slots, each in its own 4 KiB block so that a torn write

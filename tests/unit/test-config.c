@@ -634,6 +634,31 @@ static void test_volume_policy(void **state)
     assert_int_equal(cfg.volume.unclean_log, UL_UNCLEAN_LOG_REPLAY);
 }
 
+static void test_bitlocker_keys(void **state)
+{
+    (void)state;
+    assert_string_equal(defaults.volume.key_dir, "\\EFI\\unloop\\keys");
+    assert_true(defaults.volume.key_prompt);
+    assert_int_equal(defaults.volume.prompt_timeout, 30);
+
+    expect_clean("[bitlocker]\nkeys = /EFI/site/keys\nprompt = no\nprompt_timeout = 120\n");
+    assert_string_equal(cfg.volume.key_dir, "\\EFI\\site\\keys");
+    assert_false(cfg.volume.key_prompt);
+    assert_int_equal(cfg.volume.prompt_timeout, 120);
+
+    expect_one_error("[bitlocker]\nkeys = EFI\\keys\n", 2, "keys", "absolute");
+    assert_string_equal(cfg.volume.key_dir, "\\EFI\\unloop\\keys");
+    expect_one_error("[bitlocker]\nkeys = \\EFI\\k*ys\n", 2, "keys", "FAT");
+    expect_one_error("[bitlocker]\nprompt = sometimes\n", 2, "prompt", "sometimes");
+    assert_true(cfg.volume.key_prompt);
+    expect_one_error("[bitlocker]\nprompt_timeout = 0\n", 2, "prompt_timeout", "1..3600");
+    assert_int_equal(cfg.volume.prompt_timeout, 30);
+    expect_one_error("[bitlocker]\nrecovery_password = 1\n", 2, "unknown key",
+                     "recovery_password");
+    /* The loader check is the same one. */
+    expect_one_error("loader = bootmgfw.efi\n", 1, "loader", "absolute");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -654,6 +679,7 @@ int main(void)
         T(test_diagnostics_overflow),
         T(test_messages_quote_values_safely),
         T(test_volume_policy),
+        T(test_bitlocker_keys),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
