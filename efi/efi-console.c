@@ -6,8 +6,10 @@
  */
 #include "efi-util.h"
 
+#include "../shared/bitlocker-unlock.h"
 #include "../shared/string-util.h"
 #include "../shared/time-util.h"
+#include "../shared/ul-errno.h"
 
 /* ---- clock ---- */
 
@@ -251,6 +253,114 @@ static void ui_notice(void *ctx, const char *msg)
     ul_efi_printf("\n  %s\n", msg);
     set_attr(ATTR_NORMAL);
     ul_efi_pause(3);
+}
+
+/* ---- BitLocker recovery password ---- */
+
+static void draw_rp_line(const struct ul_rp_entry *e)
+{
+    char line[UL_BITLOCKER_RP_SIZE];
+    ul_rp_entry_render(e, '_', line);
+    ul_efi_printf("\r  %s  ", line);
+    ul_explicit_bzero(line, sizeof(line));
+}
+
+/*
+ * Windows' own recovery screen, on the text console: the protector ID to
+ * look the key up by, then the 48 digits typed group by group, each group
+ * checked as its 6th digit is typed (a bad one is cleared at once).  The
+ * countdown stops at the first key; with no key at all it gives up after
+ * p->timeout_s seconds so that an unattended machine goes on (to Safe Mode).
+ */
+int ul_efi_ask_recovery_password(void *ctx, const struct ul_rp_prompt *p,
+                                 char out[UL_BITLOCKER_RP_SIZE])
+{
+    struct ul_rp_entry e;
+    char id[UL_GUID_STR_LEN + 1];
+    uint32_t left = p->timeout_s ? p->timeout_s : 30;
+    bool counting = true;
+    EFI_INPUT_KEY key;
+    int r = -UL_ECANCELED;
+    (void)ctx;
+
+    ul_memset(out, 0, UL_BITLOCKER_RP_SIZE);
+    ul_rp_entry_init(&e);
+    ul_guid_format(&p->protector, id);
+    for (char *c = id; *c; c++)
+        if (*c >= 'a' && *c <= 'f')
+            *c = (char)(*c - 'a' + 'A');
+    ST->ConIn->Reset(ST->ConIn, FALSE);
+    ST->ConOut->ClearScreen(ST->ConOut);
+    set_attr(ATTR_TITLE);
+    ul_efi_printf(" %-76s \n", "BitLocker recovery");
+    set_attr(ATTR_NORMAL);
+    ul_efi_printf("\n  The Windows drive, %s, is BitLocker-encrypted. To move the faulty\n"
+                  "  files aside unloop needs its recovery key.\n\n"
+                  "  Recovery key ID: %.8s  (full ID: %s)\n"
+                  "  Look it up at aka.ms/myrecoverykey, in Active Directory or in Entra ID.\n\n"
+                  "  Type the 48-digit recovery key (F1-F10 work as 1-9, 0). Enter to unlock,\n"
+                  "  Esc to skip (unloop then uses Safe Mode, which needs no key).\n\n",
+                  p->volume, id, id);
+    if (p->retry) {
+        set_attr(ATTR_WARN);
+        ul_efi_printf("  %s\n\n", p->retry);
+        set_attr(ATTR_NORMAL);
+    }
+    draw_rp_line(&e);
+    for (;;) {
+        if (counting) {
+            if (left == 0) {
+                ul_efi_print("\n  No key typed; skipping.\n");
+                break;
+            }
+            ul_efi_printf("  (skipping in %u s) ", left);
+        }
+        EFI_STATUS st = wait_key(counting ? 10000000ULL : 0, &key);
+        if (st == EFI_TIMEOUT) {
+            left--;
+            draw_rp_line(&e);
+            continue;
+        }
+        if (EFI_ERROR(st)) {
+            r = ul_efi_err(st);
+            break;
+        }
+        if (counting) {
+            counting = false;
+            ul_efi_print("\r                                                                            ");
+        }
+        uint32_t ch = key.UnicodeChar;
+        if (!ch && key.ScanCode >= SCAN_F1 && key.ScanCode <= SCAN_F10)
+            ch = UL_RP_KEY_F(key.ScanCode - SCAN_F1 + 1);
+        else if (!ch && key.ScanCode == SCAN_ESC)
+            ch = 0x1b;
+        enum ul_rp_event ev = ul_rp_entry_key(&e, ch);
+        if (ev == UL_RP_EV_CANCEL) {
+            ul_efi_print("\n  Skipped.\n");
+            break;
+        }
+        if (ev == UL_RP_EV_GROUP_BAD) {
+            enum ul_bitlocker_rp_error why;
+            int g = ul_rp_entry_last_error(&e, &why);
+            set_attr(ATTR_WARN);
+            ul_efi_printf("\r  Group %d is not valid (%s); type it again.\n", g,
+                          ul_bitlocker_rp_error_name(why));
+            set_attr(ATTR_NORMAL);
+        }
+        if (ev == UL_RP_EV_SUBMIT && ul_rp_entry_get(&e, out) == 0) {
+            ul_efi_print("\n  Unlocking...\n");
+            r = 0;
+            break;
+        }
+        if (ev == UL_RP_EV_INCOMPLETE) {
+            set_attr(ATTR_WARN);
+            ul_efi_print("\r  The key has 8 groups of 6 digits.\n");
+            set_attr(ATTR_NORMAL);
+        }
+        draw_rp_line(&e);
+    }
+    ul_rp_entry_wipe(&e);
+    return r;
 }
 
 const struct ul_ui_ops ul_efi_ui_ops = {

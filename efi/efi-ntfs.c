@@ -26,7 +26,9 @@
 #include <ntfs-3g/device.h>
 
 #include "efi-ntfs.h"
+#include "../shared/bitlocker.h"
 #include "../shared/time-util.h"
+#include "../shared/ul-errno.h"
 
 extern EFI_SYSTEM_TABLE *ST;
 extern EFI_BOOT_SERVICES *BS;
@@ -152,6 +154,11 @@ struct efi_dev {
     uint8_t *cache;         /* CACHE_CHUNKS * CACHE_CHUNK, on first read */
     uint64_t *tags;         /* chunk number + 1 in each slot; 0 = empty */
     bool no_cache;          /* the allocation failed: read directly */
+    bool writable;          /* opened read-write (d_open) */
+    /* A BitLocker volume (struct ul_efi_bitlocker): libntfs-3g reads and
+     * writes the plaintext through shared/bitlocker.c, which reads and
+     * writes the partition through the cache below. */
+    struct ul_bitlocker *bl;
 };
 
 #define CACHE_CHUNK (64 * 1024)
@@ -326,7 +333,10 @@ static s64 d_prw(struct ntfs_device *dev, bool write, void *buf, s64 count, s64 
     if (count == 0)
         return 0;
     int r;
-    if (write) {
+    if (d->bl) {
+        r = write ? ul_bitlocker_write(d->bl, (uint64_t)offset, buf, (size_t)count)
+                  : ul_bitlocker_read(d->bl, (uint64_t)offset, buf, (size_t)count);
+    } else if (write) {
         r = dev_io(d, true, (uint64_t)offset, buf, (uint64_t)count);
         cache_written(d, (uint64_t)offset, buf, (uint64_t)count, r);
     } else {
@@ -347,11 +357,13 @@ static int d_open(struct ntfs_device *dev, int flags)
         errno = EBUSY;
         return -1;
     }
-    if ((flags & O_ACCMODE) == O_RDONLY)
+    struct efi_dev *d = dev->d_private;
+    d->writable = (flags & O_ACCMODE) != O_RDONLY;
+    if (!d->writable)
         NDevSetReadOnly(dev);
     else
         NDevClearReadOnly(dev);
-    ((struct efi_dev *)dev->d_private)->pos = 0;
+    d->pos = 0;
     NDevSetOpen(dev);
     NDevSetBlock(dev);
     return 0;
@@ -378,6 +390,7 @@ static int d_close(struct ntfs_device *dev)
         return -1;
     }
     int r = d_sync(dev);
+    ((struct efi_dev *)dev->d_private)->writable = false;
     NDevClearOpen(dev);
     return r;
 }
@@ -501,5 +514,99 @@ int ul_efi_ntfs_open(EFI_HANDLE part, unsigned flags, struct ul_ntfs **ret, char
     }
     struct ul_ntfs_dev nd = { .name = "the NTFS volume", .ops = &efi_dev_ops, .priv = d,
                               .release = efi_dev_release };
+    return ul_ntfs_open_dev(&nd, flags, ret, err, errlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* BitLocker: the partition's raw sectors for shared/bitlocker.c        */
+
+struct ul_efi_bitlocker {
+    struct efi_dev d;           /* first: the NTFS device's d_private */
+    int refs;
+};
+
+static int bl_raw_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+    struct efi_dev *d = ctx;
+    if (off > d->size || len > d->size - off)
+        return -UL_ERANGE;
+    return cached_read(d, off, buf, len);
+}
+
+static int bl_raw_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+    struct efi_dev *d = ctx;
+    if (!d->writable)
+        return -UL_EROFS;
+    if (off > d->size || len > d->size - off)
+        return -UL_ERANGE;
+    int r = dev_io(d, true, off, (void *)buf, len);
+    cache_written(d, off, buf, len, r);
+    return r;
+}
+
+int ul_efi_bitlocker_open(EFI_HANDLE part, const struct ul_mem *mem,
+                          struct ul_efi_bitlocker **ret, const char **ret_why)
+{
+    struct ul_efi_bitlocker *b = calloc(1, sizeof(*b));
+    int r;
+
+    *ret = NULL;
+    if (!b) {
+        *ret_why = "out of memory";
+        return -UL_ENOMEM;
+    }
+    b->refs = 1;
+    r = dev_bind(part, &b->d);
+    if (r < 0) {
+        *ret_why = "the partition's block device cannot be used";
+        free(b);
+        return r;
+    }
+    struct ul_bitlocker_dev bd = { .read = bl_raw_read, .ctx = &b->d, .size = b->d.size,
+                                   .write = bl_raw_write };
+    r = ul_bitlocker_open(&bd, mem, &b->d.bl, ret_why);
+    if (r < 0) {
+        dev_unbind(&b->d);
+        free(b);
+        return r;
+    }
+    *ret = b;
+    return 0;
+}
+
+struct ul_bitlocker *ul_efi_bitlocker_get(struct ul_efi_bitlocker *b)
+{
+    return b->d.bl;
+}
+
+void ul_efi_bitlocker_unref(struct ul_efi_bitlocker *b)
+{
+    if (!b || --b->refs > 0)
+        return;
+    ul_bitlocker_close(b->d.bl);    /* wipes the FVEK and every derived key */
+    b->d.bl = NULL;
+    dev_unbind(&b->d);              /* the cache held ciphertext only */
+    free(b);
+}
+
+static void bl_release(void *priv)
+{
+    ul_efi_bitlocker_unref(priv);
+}
+
+int ul_efi_bitlocker_ntfs_probe(struct ul_efi_bitlocker *b, struct ul_ntfs_probe *out)
+{
+    struct ul_ntfs_dev nd = { .name = "the unlocked BitLocker volume", .ops = &efi_dev_ops,
+                              .priv = &b->d };
+    return ul_ntfs_probe_dev(&nd, out, NULL, 0);
+}
+
+int ul_efi_bitlocker_ntfs_open(struct ul_efi_bitlocker *b, unsigned flags, struct ul_ntfs **ret,
+                               char *err, size_t errlen)
+{
+    b->refs++;
+    struct ul_ntfs_dev nd = { .name = "the unlocked BitLocker volume", .ops = &efi_dev_ops,
+                              .priv = &b->d, .release = bl_release };
     return ul_ntfs_open_dev(&nd, flags, ret, err, errlen);
 }

@@ -26,4 +26,23 @@ int ul_efi_ntfs_probe(EFI_HANDLE part, struct ul_ntfs_probe *out);
 int ul_efi_ntfs_open(EFI_HANDLE part, unsigned flags, struct ul_ntfs **ret, char *err,
                      size_t errlen);
 
+/*
+ * A BitLocker volume on a partition (DESIGN.md §1: block device ->
+ * BitLocker layer -> libntfs-3g): its metadata read by shared/bitlocker.c,
+ * not unlocked yet (unlock it through ul_efi_bitlocker_get()).  Each NTFS
+ * volume opened over it holds a reference; the last unref wipes the keys.
+ * Returns 0 or the UL_E* code of ul_bitlocker_open() with *ret_why.
+ */
+struct ul_mem;
+struct ul_bitlocker;
+struct ul_efi_bitlocker;
+int ul_efi_bitlocker_open(EFI_HANDLE part, const struct ul_mem *mem,
+                          struct ul_efi_bitlocker **ret, const char **ret_why);
+struct ul_bitlocker *ul_efi_bitlocker_get(struct ul_efi_bitlocker *b);
+void ul_efi_bitlocker_unref(struct ul_efi_bitlocker *b);
+/* ul_efi_ntfs_probe() / ul_efi_ntfs_open() on the unlocked plaintext. */
+int ul_efi_bitlocker_ntfs_probe(struct ul_efi_bitlocker *b, struct ul_ntfs_probe *out);
+int ul_efi_bitlocker_ntfs_open(struct ul_efi_bitlocker *b, unsigned flags, struct ul_ntfs **ret,
+                               char *err, size_t errlen);
+
 #endif

@@ -37,6 +37,9 @@ extern const struct ul_log_sink_ops ul_efi_console_sink;
 extern const struct ul_ui_ops ul_efi_ui_ops;
 void ul_efi_print(const char *msg);
 void ul_efi_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The BitLocker recovery-password prompt (shared/bitlocker-unlock.h). */
+struct ul_rp_prompt;
+int ul_efi_ask_recovery_password(void *ctx, const struct ul_rp_prompt *p, char out[56]);
 /* Wait up to seconds for a key (any key ends the wait). */
 void ul_efi_pause(UINTN seconds);
 

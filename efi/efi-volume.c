@@ -201,7 +201,54 @@ static int v_remove(void *ctx, const char *path)
     return st == EFI_SUCCESS ? 0 : -UL_EIO;
 }
 
+/* Entries of a directory: names as UTF-8 (UCS-2 from the FAT driver). */
+static int v_list(void *ctx, const char *dir, ul_list_cb cb, void *arg)
+{
+    EFI_FILE_PROTOCOL *f;
+    union file_info_buf info;
+    char name[PATH16_MAX * 3];
+    int r = open_path(ctx, dir, EFI_FILE_MODE_READ, 0, &f);
+    if (r < 0)
+        return r;
+    r = get_info(f, &info);
+    if (r == 0 && !(info.info.Attribute & EFI_FILE_DIRECTORY))
+        r = -UL_EINVAL;
+    while (r == 0) {
+        UINTN size = sizeof(info);
+        EFI_STATUS st = f->Read(f, &size, &info);
+        if (EFI_ERROR(st)) {
+            r = ul_efi_err(st);
+            break;
+        }
+        if (size == 0)
+            break;      /* the end of the directory */
+        size_t n = 0;
+        for (const CHAR16 *c = info.info.FileName; *c && n + 4 < sizeof(name); c++) {
+            uint32_t u = *c;
+            if (u < 0x80) {
+                name[n++] = (char)u;
+            } else if (u < 0x800) {
+                name[n++] = (char)(0xC0 | u >> 6);
+                name[n++] = (char)(0x80 | (u & 0x3F));
+            } else {
+                name[n++] = (char)(0xE0 | u >> 12);
+                name[n++] = (char)(0x80 | ((u >> 6) & 0x3F));
+                name[n++] = (char)(0x80 | (u & 0x3F));
+            }
+        }
+        name[n] = 0;
+        if (!ul_strcmp(name, ".") || !ul_strcmp(name, ".."))
+            continue;
+        struct ul_stat st8 = { .size = info.info.FileSize,
+                               .is_dir = (info.info.Attribute & EFI_FILE_DIRECTORY) != 0 };
+        r = cb(arg, name, &st8);
+    }
+    f->Close(f);
+    return r;
+}
+
 const struct ul_volume_ops ul_efi_volume_ops = {
+    .list = v_list,
     .read = v_read,
     .write = v_write,
     .stat = v_stat,

@@ -13,6 +13,8 @@
 #include "efi-ntfs.h"
 #include "efi-util.h"
 
+#include "../shared/bitlocker-unlock.h"
+#include "../shared/bitlocker.h"
 #include "../shared/config.h"
 
 #include "../shared/string-util.h"
@@ -23,6 +25,8 @@ static EFI_GUID bio_guid = BLOCK_IO_PROTOCOL;
 struct win {
     struct ul_ntfs *v;
     struct ul_log *log;
+    struct ul_env *env;
+    char bl_why[200];           /* why a BitLocker volume stayed locked */
 };
 
 static struct win win;
@@ -75,16 +79,134 @@ static void log_repairs(struct win *w, struct ul_ntfs *v)
                 "(hibernated = discard)");
 }
 
+static void part_name(char *out, size_t size, unsigned idx, EFI_HANDLE h)
+{
+    EFI_BLOCK_IO *bio;
+    uint64_t mib = 0;
+    if (!EFI_ERROR(BS->HandleProtocol(h, &bio_guid, (void **)&bio)))
+        mib = (bio->Media->LastBlock + 1) * (uint64_t)bio->Media->BlockSize >> 20;
+    if (mib >= 10240)
+        ul_snprintf(out, size, "partition %u (%llu GiB)", idx, (unsigned long long)(mib >> 10));
+    else
+        ul_snprintf(out, size, "partition %u (%llu MiB)", idx, (unsigned long long)mib);
+}
+
+enum bl_result { BL_LOCKED, BL_NOT_WINDOWS, BL_REFUSED, BL_OPENED };
+
+/*
+ * A BitLocker partition: unlock it with the keys at hand (the clear key,
+ * the key folder on the ESP, a person at the prompt), then the same checks
+ * as a plain NTFS one.  BL_OPENED puts the volume, open for writing, in
+ * *ret.  With no key (a TPM-only machine) quarantine is skipped and the
+ * ladder goes on to Safe Mode, which needs no key: said on screen and in
+ * the log.
+ */
+static enum bl_result open_bitlocker(struct win *w, EFI_HANDLE h, unsigned idx,
+                                     const struct ul_volume_policy *pol, unsigned wflags,
+                                     struct ul_ntfs **ret)
+{
+    struct ul_env *env = w->env;
+    struct ul_efi_bitlocker *b = NULL;
+    const char *why = NULL;
+    char name[64], err[256], prots[160];
+    enum bl_result res = BL_LOCKED;
+    int r;
+
+    part_name(name, sizeof(name), idx, h);
+    r = ul_efi_bitlocker_open(h, &env->mem, &b, &why);
+    if (r < 0) {
+        ul_logf(w->log, UL_LOG_WARNING, "%s: BitLocker volume cannot be read: %s", name,
+                why ? why : ul_strerror(r));
+        ul_snprintf(w->bl_why, sizeof(w->bl_why), "BitLocker metadata unreadable: %s",
+                    why ? why : ul_strerror(r));
+        return BL_LOCKED;
+    }
+    struct ul_bitlocker *bl = ul_efi_bitlocker_get(b);
+    const struct ul_bitlocker_info *in = ul_bitlocker_get_info(bl);
+    const char *method = ul_bitlocker_method_name(in->method);
+    ul_bitlocker_describe_protectors(bl, prots, sizeof(prots));
+    ul_logf(w->log, UL_LOG_NOTICE, "%s: BitLocker volume (%s, %s), protectors: %s", name,
+            method ? method : "unknown method", ul_bitlocker_state_name(in->state), prots);
+
+    struct ul_bitlocker_keysrc src = {
+        .dir_vol = env->have_esp ? &env->esp : NULL,
+        .key_dir = pol->key_dir,
+        .prompt = pol->key_prompt ? ul_efi_ask_recovery_password : NULL,
+        .prompt_timeout = pol->prompt_timeout,
+        .prompt_tries = 3,
+        .mem = &env->mem,
+        .log = w->log,
+    };
+    struct ul_bitlocker_unlocked how;
+    r = ul_bitlocker_unlock_auto(bl, &src, name, &how, w->bl_why, sizeof(w->bl_why), &why);
+    if (r < 0) {
+        if (why != w->bl_why)
+            ul_strlcpy(w->bl_why, why ? why : ul_strerror(r), sizeof(w->bl_why));
+        ul_logf(w->log, UL_LOG_NOTICE, "%s: %s; quarantine needs the key, Safe Mode does not",
+                name, w->bl_why);
+        if (env->ui && env->ui->notice) {
+            char msg[300];
+            ul_snprintf(msg, sizeof(msg), "The Windows drive is BitLocker-encrypted and no key "
+                        "for it was found (%s). Files cannot be quarantined; Safe Mode needs "
+                        "no key.", prots);
+            env->ui->notice(env->ui_ctx, msg);
+        }
+        goto out;
+    }
+    char id[UL_GUID_STR_LEN + 1] = "";
+    if (how.protector >= 0 && (uint32_t)how.protector < in->n_protectors)
+        ul_guid_format(&in->protectors[how.protector].guid, id);
+    ul_logf(w->log, UL_LOG_NOTICE, "%s: BitLocker unlocked with the %s of protector %s (from %s)",
+            name, how.protector >= 0 ? ul_bitlocker_protector_name(
+                                           in->protectors[how.protector].type) : "key",
+            id, how.source);
+
+    struct ul_ntfs_probe p;
+    struct ul_ntfs *v;
+    res = BL_NOT_WINDOWS;
+    if (ul_efi_bitlocker_ntfs_probe(b, &p) < 0 || (!p.is_ntfs && !p.mirror_mismatch)) {
+        ul_logf(w->log, UL_LOG_INFO, "%s: the unlocked volume is not NTFS", name);
+        goto out;
+    }
+    if (!p.mirror_mismatch) {
+        if (ul_efi_bitlocker_ntfs_open(b, UL_NTFS_RDONLY, &v, err, sizeof(err)) < 0) {
+            ul_logf(w->log, UL_LOG_WARNING, "%s: %s", name, err);
+            goto out;
+        }
+        bool windows = holds_windows(v);
+        ul_ntfs_close(v);
+        if (!windows)
+            goto out;
+    }
+    r = ul_efi_bitlocker_ntfs_open(b, wflags, &v, err, sizeof(err));
+    if (r < 0) {
+        ul_logf(w->log, UL_LOG_WARNING, "the Windows volume cannot be written safely: %s", err);
+        res = BL_REFUSED;
+        goto out;
+    }
+    log_repairs(w, v);
+    if (p.mirror_mismatch && !holds_windows(v)) {
+        ul_ntfs_close(v);
+        goto out;
+    }
+    *ret = v;
+    res = BL_OPENED;
+out:
+    ul_efi_bitlocker_unref(b);     /* an open volume keeps its own reference */
+    return res;
+}
+
 static int win_open(void *ctx, const struct ul_volume_policy *pol, struct ul_volume *ret,
                     const char **why)
 {
     struct win *w = ctx;
     EFI_HANDLE *handles = NULL;
     UINTN count = 0;
-    bool saw_bitlocker = false, saw_refused = false, saw_unmountable = false;
+    bool saw_bitlocker = false, saw_locked = false, saw_refused = false, saw_unmountable = false;
     unsigned wflags = write_flags(pol);
     char err[256];
 
+    w->bl_why[0] = 0;
     ul_efi_ntfs_init(ntfs_log_line);
     if (EFI_ERROR(BS->LocateHandleBuffer(ByProtocol, &bio_guid, NULL, &count, &handles)))
         count = 0;
@@ -97,7 +219,16 @@ static int win_open(void *ctx, const struct ul_volume_policy *pol, struct ul_vol
             continue;
         if (ul_efi_ntfs_probe(handles[i], &p) < 0)
             continue;
-        saw_bitlocker |= p.is_bitlocker;
+        if (p.is_bitlocker) {
+            saw_bitlocker = true;
+            switch (open_bitlocker(w, handles[i], (unsigned)i, pol, wflags, &v)) {
+            case BL_OPENED: w->v = v; break;
+            case BL_REFUSED: saw_refused = true; break;
+            case BL_LOCKED: saw_locked = true; break;
+            case BL_NOT_WINDOWS: break;
+            }
+            continue;
+        }
         if (p.mirror_mismatch) {
             /* Cannot be mounted to look inside: the read-write open repairs
              * it first (which makes it mountable), then we look. */
@@ -141,7 +272,8 @@ static int win_open(void *ctx, const struct ul_volume_policy *pol, struct ul_vol
     if (!w->v) {
         *why = saw_refused       ? "Windows volume unsafe to write (see the log)"
                : saw_unmountable ? "NTFS volume cannot be mounted (see the log)"
-               : saw_bitlocker   ? "Windows volume is BitLocker-encrypted (issue #5)"
+               : saw_locked      ? w->bl_why
+               : saw_bitlocker   ? "no Windows installation on the unlocked BitLocker volumes"
                                  : "no Windows volume found";
         return -UL_ENODEV;
     }
@@ -164,6 +296,7 @@ static const struct ul_win_ops win_ops = { .open = win_open, .close = win_close 
 void ul_efi_windows_attach(struct ul_env *env)
 {
     win.log = env->log;
+    win.env = env;
     env->win_ops = &win_ops;
     env->win_ctx = &win;
 }

@@ -22,8 +22,10 @@
 #include <mbedtls/ccm.h>
 #include <mbedtls/sha256.h>
 
+#include "bitlocker-unlock.h"
 #include "bitlocker.h"
 #include "crc32.h"
+#include "fake-volume.h"
 #include "ul-errno.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -65,6 +67,19 @@ static int disk_read(void *ctx, uint64_t off, void *buf, size_t len)
     if (k->fail && k->fail_off >= off && k->fail_off < off + len)
         return -UL_EIO;
     memcpy(buf, k->d + off, len);
+    return 0;
+}
+
+static int disk_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+    struct disk *k = ctx;
+    if (off > k->size || len > k->size - off) {
+        k->out_of_range = true;
+        return -UL_EIO;
+    }
+    if (k->fail && k->fail_off >= off && k->fail_off < off + len)
+        return -UL_EIO;
+    memcpy(k->d + off, buf, len);
     return 0;
 }
 
@@ -1082,6 +1097,228 @@ static void test_real_startup_key(void **state)
     free(img);
 }
 
+
+/* ul_bitlocker_write: what is written reads back, through a fresh context
+ * too (so it went to disk encrypted as the reader expects); the relocated
+ * first sectors land in their copy; BitLocker's own areas refuse a change
+ * but accept writing what they present; partial sectors keep their
+ * neighbours. */
+static void test_write(void **state)
+{
+    (void)state;
+    static const uint16_t methods[] = { UL_BITLOCKER_AES_128_XTS, UL_BITLOCKER_AES_256_CBC,
+                                        UL_BITLOCKER_AES_128_CBC_ELEPHANT };
+    for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+        for (uint32_t ss = 512; ss <= 4096; ss *= 8) {
+            struct spec s = { .method = methods[m], .ss = ss,
+                              .encrypted = VOL_SIZE - 4 * 4096 };
+            struct built *w = build(&s);
+            struct ul_bitlocker *bl;
+            struct ul_bitlocker_dev ro = { .read = disk_read, .ctx = &w->k, .size = VOL_SIZE };
+            struct ul_bitlocker_dev dev = ro;
+            dev.write = disk_write;
+            uint8_t buf[3 * 4096 + 100];
+
+            /* read-only device, and before an unlock */
+            assert_int_equal(ul_bitlocker_open(&ro, &mem, &bl, NULL), 0);
+            assert_int_equal(ul_bitlocker_unlock_clear_key(bl, NULL, NULL), 0);
+            assert_int_equal(ul_bitlocker_write(bl, 0, "x", 1), -UL_EROFS);
+            ul_bitlocker_close(bl);
+            assert_int_equal(ul_bitlocker_open(&dev, &mem, &bl, NULL), 0);
+            assert_int_equal(ul_bitlocker_write(bl, 0, "x", 1), -UL_EACCES);
+            assert_int_equal(ul_bitlocker_unlock_clear_key(bl, NULL, NULL), 0);
+            assert_int_equal(ul_bitlocker_write(bl, VOL_SIZE - 1, "xy", 2), -UL_ERANGE);
+
+            /* the boot sector, an unaligned run over sectors 1..4 (relocated),
+             * the middle, and across the end of the encrypted part */
+            uint64_t offs[] = { 0, ss + 7, 0x10000 + 3, VOL_SIZE - 4 * 4096 - 700 };
+            for (size_t i = 0; i < 4; i++) {
+                size_t n = i == 0 ? ss : sizeof(buf) - i * 33;
+                for (size_t j = 0; j < n; j++)
+                    buf[j] = rnd();
+                assert_int_equal(ul_bitlocker_write(bl, offs[i], buf, n), 0);
+                memcpy(w->expect + offs[i], buf, n);
+            }
+            check_all(w, bl);
+            ul_bitlocker_close(bl);
+            /* sector 0 on disk is still BitLocker's header */
+            assert_memory_equal(w->k.d + 3, "-FVE-FS-", 8);
+            assert_int_equal(ul_bitlocker_open(&dev, &mem, &bl, NULL), 0);
+            assert_int_equal(ul_bitlocker_unlock_clear_key(bl, NULL, NULL), 0);
+            check_all(w, bl);
+
+            /* the metadata copy and the relocated-sector area: zeros are
+             * accepted (nothing written), anything else refused */
+            uint8_t *before = malloc(VOL_SIZE);
+            memcpy(before, w->k.d, VOL_SIZE);
+            memset(buf, 0, sizeof(buf));
+            assert_int_equal(ul_bitlocker_write(bl, META2 + 100, buf, 2 * ss), 0);
+            assert_int_equal(ul_bitlocker_write(bl, HDR_OFF, buf, ss), 0);
+            assert_memory_equal(before, w->k.d, VOL_SIZE);
+            buf[5] = 1;
+            assert_int_equal(ul_bitlocker_write(bl, META1 + 10, buf, 10), -UL_EIO);
+            assert_int_equal(ul_bitlocker_write(bl, HDR_OFF, buf, ss), -UL_EIO);
+            assert_memory_equal(before, w->k.d, VOL_SIZE);
+            /* a failing device: the error comes back */
+            w->k.fail = true;
+            w->k.fail_off = 0x40000;
+            assert_int_equal(ul_bitlocker_write(bl, 0x40000, buf, ss), -UL_EIO);
+            w->k.fail = false;
+            free(before);
+            ul_bitlocker_close(bl);
+            assert_false(w->k.out_of_range);
+            built_free(w);
+        }
+    }
+}
+
+/* ---- ul_bitlocker_unlock_auto: the key folder and the prompt ---- */
+
+struct prompt_fake {
+    int calls;
+    const char *answers[4];     /* NULL: cancel */
+    const char *last_retry;
+};
+
+static int fake_prompt(void *ctx, const struct ul_rp_prompt *p, char out[UL_BITLOCKER_RP_SIZE])
+{
+    struct prompt_fake *f = ctx;
+    const char *a = f->answers[f->calls++];
+    f->last_retry = p->retry;
+    if (!a)
+        return -UL_ECANCELED;
+    strcpy(out, a);
+    return 0;
+}
+
+static struct ul_log ulog;
+
+static bool log_has(const char *s)
+{
+    return strstr(ulog.buf, s) != NULL;
+}
+
+static void test_unlock_auto(void **state)
+{
+    (void)state;
+    static const char wrong_rp[] = "000000-000011-000022-000033-000044-000055-000066-000077";
+    struct spec s = { .method = UL_BITLOCKER_AES_128_XTS, .no_clear = true, .rp = true,
+                      .startup = true };
+    struct built *w = build(&s);
+    struct fake_volume esp;
+    struct ul_bitlocker *bl;
+    struct ul_bitlocker_unlocked how;
+    char why[200];
+    const char *whyp = NULL;
+    uint8_t bek[512];
+
+    fake_volume_init(&esp);
+    struct ul_volume ev = fake_volume_get(&esp);
+    ul_log_init(&ulog, NULL, NULL, NULL, "test");
+    struct prompt_fake pf = { 0 };
+    struct ul_bitlocker_keysrc src = { .dir_vol = &ev, .key_dir = "\\EFI\\unloop\\keys",
+                                       .prompt_timeout = 5, .mem = &mem, .log = &ulog };
+
+    /* No folder, no prompt: no key, and the reason names the protectors. */
+    assert_int_equal(open_built(w, &bl, NULL), 0);
+    assert_int_equal(ul_bitlocker_unlock_auto(bl, &src, "partition 3", &how, why, sizeof(why),
+                                              &whyp), -UL_ENOENT);
+    assert_non_null(strstr(whyp, "no key"));
+    assert_non_null(strstr(whyp, "TPM"));
+    assert_non_null(strstr(whyp, "recovery password 0000EA0D"));
+    assert_false(ul_bitlocker_is_unlocked(bl));
+
+    /* A folder with things that are not keys for it: a .BEK of another
+     * volume, a CSV for other IDs, a text file with no key, a CSV whose
+     * entry for this volume has a mistyped group. */
+    assert_int_equal(fake_volume_mkdir_p(&esp, "\\EFI\\unloop\\keys"), 0);
+    uint8_t other[16] = { 7, 7, 7 };
+    size_t n = make_bek(bek, other, ext_key);
+    assert_int_equal(fake_volume_put(&esp, "\\EFI\\unloop\\keys\\OTHER.BEK", bek, n), 0);
+    const char *csv_other = "ComputerName,KeyID,RecoveryKey\r\n"
+                            "PC1,{11111111-2222-3333-4444-555555555555},"
+                            "235818-357951-253979-013365-241120-245575-342914-591910\r\n";
+    assert_int_equal(fake_volume_put(&esp, "\\EFI\\unloop\\keys\\site.csv", csv_other,
+                                     strlen(csv_other)), 0);
+    assert_int_equal(fake_volume_put(&esp, "\\EFI\\unloop\\keys\\README.txt", "hello\n", 6), 0);
+    const char *typo = "0000ea0d-0000-0000-0000-000000000000 "
+                       "235818-357951-253979-013365-241120-245575-342914-591911\n";
+    assert_int_equal(fake_volume_put(&esp, "\\EFI\\unloop\\keys\\typo.txt", typo,
+                                     strlen(typo)), 0);
+    assert_int_equal(ul_bitlocker_unlock_auto(bl, &src, "partition 3", &how, why, sizeof(why),
+                                              &whyp), -UL_EACCES);
+    assert_non_null(strstr(whyp, "do not unlock"));
+    assert_true(log_has("typo.txt"));
+    assert_true(log_has("README.txt is not a key file"));
+    assert_false(log_has("591911"));        /* never a key in the log */
+    assert_false(log_has("591910"));
+    ul_bitlocker_close(bl);
+
+    /* The prompt: a wrong key, then the right one. */
+    ul_log_init(&ulog, NULL, NULL, NULL, "test");
+    fake_volume_reset(&esp);
+    assert_int_equal(fake_volume_mkdir_p(&esp, "\\EFI\\unloop\\keys"), 0);
+    pf = (struct prompt_fake){ .answers = { wrong_rp, test_rp } };
+    src.prompt = fake_prompt;
+    src.prompt_ctx = &pf;
+    assert_int_equal(open_built(w, &bl, NULL), 0);
+    assert_int_equal(ul_bitlocker_unlock_auto(bl, &src, "partition 3", &how, why, sizeof(why),
+                                              &whyp), 0);
+    assert_int_equal(pf.calls, 2);
+    assert_non_null(pf.last_retry);
+    assert_non_null(strstr(how.source, "prompt"));
+    assert_int_equal(ul_bitlocker_get_info(bl)->protectors[how.protector].type,
+                     UL_BITLOCKER_PROT_RECOVERY_PASSWORD);
+    assert_false(log_has("000011"));
+    check_all(w, bl);
+    ul_bitlocker_close(bl);
+    /* Esc at the prompt: no key. */
+    pf = (struct prompt_fake){ 0 };
+    assert_int_equal(open_built(w, &bl, NULL), 0);
+    assert_int_equal(ul_bitlocker_unlock_auto(bl, &src, "partition 3", &how, why, sizeof(why),
+                                              &whyp), -UL_ENOENT);
+    assert_int_equal(pf.calls, 1);
+    ul_bitlocker_close(bl);
+    src.prompt = NULL;
+
+    /* A key file with the right entry (manage-bde style), found without a prompt. */
+    const char *mbde = "Volume C: [OS]\r\nAll Key Protectors\r\n\r\n    Numerical Password:\r\n"
+                       "      ID: {0000EA0D-0000-0000-0000-000000000000}\r\n      Password:\r\n"
+                       "        235818-357951-253979-013365-241120-245575-342914-591910\r\n";
+    assert_int_equal(fake_volume_put(&esp, "\\EFI\\unloop\\keys\\pc.txt", mbde, strlen(mbde)),
+                     0);
+    assert_int_equal(open_built(w, &bl, NULL), 0);
+    assert_int_equal(ul_bitlocker_unlock_auto(bl, &src, "partition 3", &how, why, sizeof(why),
+                                              &whyp), 0);
+    assert_string_equal(how.source, "\\EFI\\unloop\\keys\\pc.txt");
+    check_all(w, bl);
+    ul_bitlocker_close(bl);
+
+    /* The startup key comes first (no stretch needed). */
+    n = make_bek(bek, ext_guid, ext_key);
+    assert_int_equal(fake_volume_put(&esp, "\\EFI\\unloop\\keys\\4381F759.BEK", bek, n), 0);
+    assert_int_equal(open_built(w, &bl, NULL), 0);
+    assert_int_equal(ul_bitlocker_unlock_auto(bl, &src, "partition 3", &how, why, sizeof(why),
+                                              &whyp), 0);
+    assert_string_equal(how.source, "\\EFI\\unloop\\keys\\4381F759.BEK");
+    assert_int_equal(ul_bitlocker_get_info(bl)->protectors[how.protector].type,
+                     UL_BITLOCKER_PROT_STARTUP_KEY);
+    ul_bitlocker_close(bl);
+    built_free(w);
+
+    /* Protection suspended: the clear key, with nothing else. */
+    struct spec sc = { .method = UL_BITLOCKER_AES_128_XTS };
+    w = build(&sc);
+    src.dir_vol = NULL;
+    assert_int_equal(open_built(w, &bl, NULL), 0);
+    assert_int_equal(ul_bitlocker_unlock_auto(bl, &src, "partition 3", &how, why, sizeof(why),
+                                              &whyp), 0);
+    assert_non_null(strstr(how.source, "clear key"));
+    ul_bitlocker_close(bl);
+    built_free(w);
+    fake_volume_free(&esp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1099,6 +1336,8 @@ int main(void)
         cmocka_unit_test(test_stretch_vector),
         cmocka_unit_test(test_recovery_password_unlock),
         cmocka_unit_test(test_password_unlock),
+        cmocka_unit_test(test_write),
+        cmocka_unit_test(test_unlock_auto),
         cmocka_unit_test(test_real_startup_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,7 +44,8 @@ unit_shared_bcd-store   := bcd-store.c bcd.c regf.c regf-log.c log.c time-util.c
 unit_shared_safe-mode   := run.c menu.c decide.c boot-state.c crc32.c config.c rules.c log.c \
 	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c quarantine.c journal.c
 unit_shared_rules       := rules.c config.c string-util.c
-unit_shared_bitlocker   := bitlocker.c gpt.c crc32.c string-util.c
+unit_shared_bitlocker   := bitlocker.c bitlocker-unlock.c bitlocker-keys.c log.c time-util.c gpt.c \
+	crc32.c string-util.c
 # Libraries a test needs besides cmocka (BitLocker: Debian's libmbedtls).
 unit_ldlibs_bitlocker   := -lmbedcrypto
 
