@@ -989,6 +989,33 @@ static int drop_one_stale_name(ntfs_volume *vol, ntfs_inode *dir, ntfs_inode *ni
     return r;
 }
 
+/* The $I30 lookup key for name in dir (a $FILE_NAME value with the parent
+ * and the name; lookups compare only the name) and an index context for
+ * it.  The caller frees key and puts icx.  0 or a negative errno. */
+static int name_key(ntfs_inode *dir, const char *name, FILE_NAME_ATTR **ret_key,
+                    ntfs_index_context **ret_icx)
+{
+    ntfschar *u;
+    int len = to_utf16(name, &u);
+    if (len < 0)
+        return len;
+    FILE_NAME_ATTR *key = calloc(1, sizeof(FILE_NAME_ATTR) + (size_t)len * sizeof(ntfschar));
+    ntfs_index_context *icx = key ? ntfs_index_ctx_get(dir, NTFS_INDEX_I30, 4) : NULL;
+    if (!icx) {
+        free(key);
+        free(u);
+        return -ENOMEM;
+    }
+    key->parent_directory = MK_LE_MREF(dir->mft_no, le16_to_cpu(dir->mrec->sequence_number));
+    key->file_name_length = (u8)len;
+    key->file_name_type = FILE_NAME_POSIX;
+    memcpy(key->file_name, u, (size_t)len * sizeof(ntfschar));
+    free(u);
+    *ret_key = key;
+    *ret_icx = icx;
+    return 0;
+}
+
 /* (a): ni was found in dir under leaf; give its record that name if it
  * lacks every name in dir.  1 added, 0 nothing to do, < 0 error. */
 static int complete_link(struct ul_ntfs *v, ntfs_inode *dir, ntfs_inode *ni, const char *leaf)
@@ -1011,21 +1038,10 @@ static int complete_link(struct ul_ntfs *v, ntfs_inode *dir, ntfs_inode *ni, con
 
     if ((r = writable(v)) < 0)
         return r;
-    ntfschar *u;
-    int len = to_utf16(leaf, &u);
-    if (len < 0)
-        return len;
-    FILE_NAME_ATTR *key = calloc(1, sizeof(FILE_NAME_ATTR) + (size_t)len * sizeof(ntfschar));
-    ntfs_index_context *icx = key ? ntfs_index_ctx_get(dir, NTFS_INDEX_I30, 4) : NULL;
-    if (!icx) {
-        free(key);
-        free(u);
-        return -ENOMEM;
-    }
-    key->parent_directory = MK_LE_MREF(dir->mft_no, le16_to_cpu(dir->mrec->sequence_number));
-    key->file_name_length = (u8)len;
-    key->file_name_type = FILE_NAME_POSIX;
-    memcpy(key->file_name, u, (size_t)len * sizeof(ntfschar));
+    FILE_NAME_ATTR *key;
+    ntfs_index_context *icx;
+    if ((r = name_key(dir, leaf, &key, &icx)) < 0)
+        return r;
     errno = 0;
     if (ntfs_index_lookup(key, sizeof(FILE_NAME_ATTR), icx) < 0) {
         r = errno == ENOENT ? 0 : errno_or(EIO);
@@ -1042,7 +1058,6 @@ static int complete_link(struct ul_ntfs *v, ntfs_inode *dir, ntfs_inode *ni, con
     }
     ntfs_index_ctx_put(icx);
     free(key);
-    free(u);
     return r;
 }
 
@@ -1050,23 +1065,11 @@ static int complete_link(struct ul_ntfs *v, ntfs_inode *dir, ntfs_inode *ni, con
  * 0 removed, < 0 not (nothing changed then). */
 static int drop_dangling_entry(struct ul_ntfs *v, ntfs_inode *dir, const char *name)
 {
-    ntfschar *u;
+    FILE_NAME_ATTR *key;
+    ntfs_index_context *icx;
     int r = writable(v);
-    if (r < 0)
+    if (r < 0 || (r = name_key(dir, name, &key, &icx)) < 0)
         return r;
-    int len = to_utf16(name, &u);
-    if (len < 0)
-        return len;
-    FILE_NAME_ATTR *key = calloc(1, sizeof(FILE_NAME_ATTR) + (size_t)len * sizeof(ntfschar));
-    ntfs_index_context *icx = key ? ntfs_index_ctx_get(dir, NTFS_INDEX_I30, 4) : NULL;
-    if (!icx) {
-        free(key);
-        free(u);
-        return -ENOMEM;
-    }
-    key->file_name_length = (u8)len;
-    key->file_name_type = FILE_NAME_POSIX;
-    memcpy(key->file_name, u, (size_t)len * sizeof(ntfschar));
     errno = 0;
     if (ntfs_index_lookup(key, sizeof(FILE_NAME_ATTR), icx) < 0)
         r = errno_or(ENOENT);
@@ -1077,7 +1080,6 @@ static int drop_dangling_entry(struct ul_ntfs *v, ntfs_inode *dir, const char *n
                          "(a create had been cut short)\n", name);
     ntfs_index_ctx_put(icx);
     free(key);
-    free(u);
     return r;
 }
 
