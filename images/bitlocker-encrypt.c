@@ -732,12 +732,13 @@ int main(int argc, char **argv)
     string_entry(&ents, ENTRY_DESC, desc);
     if (clear_key) {
         /* [bde: FVE Volume Master Key (VMK)]: a clear key entry and the VMK
-         * wrapped with it; libbde notes version 3 for this VMK entry. */
+         * wrapped with it.  libbde's document has seen entry version 3
+         * here, but libbde 20190102 (Debian) refuses any version but 1. */
         nested.n = 0;
         key_entry(&nested, ENTRY_PROPERTY, 1, KM_CLEAR, clear, 32);
         vmk_payload(&k, &pl);
         ccm_entry(&nested, &k, ENTRY_PROPERTY, clear, pl.d, pl.n);
-        vmk_entry(&ents, &k, ck_guid, UL_BITLOCKER_PROT_CLEAR_KEY, 3, &nested);
+        vmk_entry(&ents, &k, ck_guid, UL_BITLOCKER_PROT_CLEAR_KEY, 1, &nested);
     }
     if (pw)
         stretch_protector(&ents, &k, pw_guid, UL_BITLOCKER_PROT_PASSWORD, KM_STRETCH_PW,
