@@ -675,9 +675,10 @@ int main(int argc, char **argv)
     uint64_t ntfs_end = (ntfs_sectors + 1) * ss;  /* the backup boot sector included */
     uint64_t tail = (ntfs_end + META_AREA - 1) / META_AREA * META_AREA;
     if (tail > vol_size || vol_size - tail < TAIL_BYTES)
-        die("%s: only %" PRIu64 " bytes after the NTFS volume (it ends at %" PRIu64 " of %" PRIu64
-            "); BitLocker needs %u (64 KiB aligned) for its metadata and the relocated boot "
-            "sectors; make NTFS at least %u KiB smaller than its partition",
+        die("%s: no room for the BitLocker metadata: only %" PRIu64 " bytes after the NTFS "
+            "volume (it ends at %" PRIu64 " of %" PRIu64 "); BitLocker needs %u (64 KiB "
+            "aligned) for its metadata and the relocated boot sectors; make NTFS at least "
+            "%u KiB smaller than its partition",
             image, vol_size > ntfs_end ? vol_size - ntfs_end : 0, ntfs_end, vol_size, TAIL_BYTES,
             (TAIL_BYTES + META_AREA) / 1024);
     uint64_t meta_off[3] = { tail, tail + 2 * META_AREA, tail + 3 * META_AREA };
