@@ -15,6 +15,9 @@ decrypt, and unloop's own CLI (`unloop bitlocker info|unlock`):
     protectors the writer printed;
   - a wrong recovery password is refused by dislocker, bdeinfo and unloop;
   - the volume as a partition inside a larger image (--offset/--length);
+  - the three metadata copies are identical and CRC-valid, and the
+    validation block holds the metadata's SHA-256 wrapped with the VMK
+    (checked with python3-cryptography, as Windows would);
   - --seed gives byte-identical images;
   - the writer refuses an NTFS volume with no room after it, a non-NTFS
     input and a malformed recovery password: exit 1, image unchanged.
@@ -26,10 +29,14 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOOL = os.path.join(TOP, "build", "images", "bitlocker-encrypt")
@@ -147,6 +154,56 @@ def unloop_unlock(img, out, *keys):
         os.unlink(out)
     r = run(CLI, "bitlocker", "unlock", img, *keys, "--output", out)
     return r.returncode == 0 and os.path.exists(out), r
+
+
+def entries(buf):
+    """(entry type, value type, entry bytes) of an FVE entry list [bde: FVE
+    metadata entry]."""
+    pos = 0
+    while pos + 8 <= len(buf):
+        size, etype, vtype = struct.unpack_from("<HHH", buf, pos)
+        if size < 8:
+            break
+        yield etype, vtype, buf[pos:pos + size]
+        pos += size
+
+
+def ccm_open(key, e):
+    """An AES-CCM entry: nonce at 8, tag at 20, ciphertext at 36."""
+    return AESCCM(key, 16).decrypt(e[8:20], e[36:] + e[20:36], None)
+
+
+def check_metadata(name, img):
+    """What neither dislocker nor libbde checks, done here with Python's
+    cryptography as a third implementation, on a clear-key volume (no
+    stretch needed): the three copies are identical and CRC-valid, and the
+    validation block holds the metadata's SHA-256 wrapped with the VMK, as
+    Windows writes it (key method 0x2005)."""
+    with open(img, "rb") as f:
+        vh = f.read(512)
+        offs = struct.unpack_from("<3Q", vh, 0xb0)
+        copies = []
+        for o in offs:
+            f.seek(o)
+            copies.append(f.read(0x10000))
+    m = copies[0]
+    size = struct.unpack_from("<H", m, 8)[0] * 16
+    val_left, val_version, val_crc = struct.unpack_from("<HHI", m, size)
+    ok(name + ": three identical metadata copies with a valid CRC-32",
+       copies[0] == copies[1] == copies[2] and zlib.crc32(m[:size]) == val_crc and
+       val_version == 2 and val_left == 0x10000 - size)
+    ds = m[64:64 + struct.unpack_from("<I", m, 64)[0]]
+    vmk = None
+    for etype, vtype, e in entries(ds[48:]):
+        if etype == 2 and vtype == 8 and struct.unpack_from("<H", e, 34)[0] == 0:
+            nested = list(entries(e[36:]))
+            clear = [x for _, vt, x in nested if vt == 1][0][12:44]
+            payload = ccm_open(clear, [x for _, vt, x in nested if vt == 5][0])
+            vmk = payload[12:44]
+    digest = ccm_open(vmk, m[size + 8:size + 8 + 0x50]) if vmk else b""
+    ok(name + ": validation block = SHA-256 of the metadata, wrapped with the VMK",
+       digest[8:12] == struct.pack("<I", 0x2005) and
+       digest[12:44] == hashlib.sha256(m[:size]).digest())
 
 
 def check_ntfs(name, out, tmp):
@@ -318,6 +375,8 @@ def run_tests(tmp):
         good, ur = unloop_unlock(img, out)
         ok("%s: unloop bitlocker unlock (clear key) gives what dislocker gives" % method,
            good and sha(out) == dis_full, ur.stderr)
+        if method == "aes-cbc-256":
+            check_metadata(method, img)
         os.unlink(img)
 
     # ---- a partition inside a disk image: --offset/--length
