@@ -372,13 +372,17 @@ static void stretch_protector(struct buf *meta, struct keys *k, const uint8_t gu
     wipe(&stretch, sizeof(stretch));
 }
 
-/* UTF-8 to UTF-16LE for a user password; -1 if malformed. */
-static int utf8_to_utf16(const char *s, uint8_t *out, size_t size, size_t *ret_len)
+/* UTF-8 to UTF-16LE for a user password, at most max_chars characters;
+ * -1 if malformed or too long. */
+static int utf8_to_utf16(const char *s, size_t max_chars, uint8_t *out, size_t size,
+                         size_t *ret_len)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
+    size_t n = 0, chars = 0;
 
     while (*p) {
+        if (chars++ == max_chars)
+            return -1;
         uint32_t c = *p++;
         int more = c >= 0xf8 ? -1 : c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
         if (more < 0 || (c >= 0x80 && c < 0xc0))
@@ -613,7 +617,7 @@ int main(int argc, char **argv)
     if (pw) {
         uint8_t u16[256 * 4];
         size_t n;
-        if (utf8_to_utf16(pw, u16, sizeof(u16), &n) < 0 || n == 0)
+        if (utf8_to_utf16(pw, 256, u16, sizeof(u16), &n) < 0 || n == 0)
             die("the password must be 1 to 256 characters of valid UTF-8");
         /* [bde: User key]: SHA-256 of SHA-256 of the UTF-16LE password. */
         if (mbedtls_sha256_ret(u16, n, pw_initial, 0) ||
@@ -866,7 +870,7 @@ int main(int argc, char **argv)
     if (bek_dir) {
         struct buf bek, ext;
         bek.n = 0;
-        uint8_t *h = grow(&bek, 48);
+        grow(&bek, 48);                 /* the header, filled in below */
         ext.n = 0;
         uint8_t *e = grow(&ext, 24);
         memcpy(e, bek_guid, 16);
@@ -874,7 +878,7 @@ int main(int argc, char **argv)
         string_entry(&ext, ENTRY_PROPERTY, "ExternalKey");
         key_entry(&ext, ENTRY_PROPERTY, 1, KM_EXTERNAL, bek_key, 32);
         entry(&bek, ENTRY_STARTUP, VT_EXTERNAL, 1, ext.d, ext.n);
-        h = bek.d;
+        uint8_t *h = bek.d;
         put32(h, (uint32_t)bek.n);
         put32(h + 4, 1);
         put32(h + 8, 48);
