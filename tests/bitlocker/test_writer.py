@@ -20,7 +20,10 @@ decrypt, and unloop's own CLI (`unloop bitlocker info|unlock`):
     (checked with python3-cryptography, as Windows would);
   - --seed gives byte-identical images;
   - the writer refuses an NTFS volume with no room after it, a non-NTFS
-    input and a malformed recovery password: exit 1, image unchanged.
+    input and a malformed recovery password: exit 1, image unchanged;
+  - images/build-test-machine.sh --bitlocker (when the image tools and the
+    stub loader are built): the NTFS partition of the disk decrypts to a
+    volume with the manifest's files.
 
 Needs build/images/bitlocker-encrypt and build/unloop.  Prints
 'writer: N passed, N failed'."""
@@ -239,6 +242,40 @@ def main():
     return 1 if failed else 0
 
 
+def check_test_machine(tmp):
+    """build-test-machine.sh --bitlocker, opened with the .BEK file (no stretch)."""
+    stub = os.path.join(TOP, "build", "stub-loader.efi")
+    need = [stub] + [os.path.join(TOP, "build", "images", t) for t in ("mkgpt", "ntfs-populate")]
+    missing = [n for n in need if not os.path.exists(n)]
+    if missing:
+        print("skip - build-test-machine.sh --bitlocker: not built: " + " ".join(missing))
+        return
+    disk, bekdir, out = (os.path.join(tmp, n) for n in ("machine.img", "machine-bek", "m.img"))
+    os.mkdir(bekdir)
+    r = run(os.path.join(TOP, "images", "build-test-machine.sh"), "--out", disk, "--stub", stub,
+            "--direct", "--size", "160", "--bitlocker", RP, "--bitlocker-bek-dir", bekdir)
+    layout = {}
+    if r.returncode == 0:
+        for line in open(disk + ".layout"):
+            k, _, v = line.strip().partition("=")
+            layout[k] = v
+    ok("build-test-machine.sh --bitlocker: builds, bitlocker=1 in the layout",
+       r.returncode == 0 and layout.get("bitlocker") == "1", r.stderr)
+    beks = os.listdir(bekdir)
+    if not layout or len(beks) != 1:
+        ok("build-test-machine.sh --bitlocker: one .BEK file", False, beks)
+        return
+    good, dr = dislocker_file(disk, out, "-O", layout["ntfs_offset"], "-f",
+                              os.path.join(bekdir, beks[0]))
+    ls = run("ntfsls", "-p", "/Windows/System32/drivers/CrowdStrike", out) if good else dr
+    ok("build-test-machine.sh --bitlocker: dislocker-file decrypts the NTFS partition, "
+       "with the manifest's files", good and "C-00000291-00000000-00000032.sys" in ls.stdout,
+       ls.stdout + ls.stderr[-500:])
+    for f in (disk, disk + ".layout", out):
+        if os.path.exists(f):
+            os.unlink(f)
+
+
 def run_tests(tmp):
     plain = make_plain(tmp)
     want = sha(plain, NTFS_BYTES)
@@ -447,6 +484,8 @@ def run_tests(tmp):
     r = run(TOOL, "--recovery-password", RP, img)
     ok("the writer refuses a volume that is already BitLocker",
        r.returncode == 1 and "already" in r.stderr and sha(img) == before, r.stderr)
+
+    check_test_machine(tmp)
 
 
 if __name__ == "__main__":
