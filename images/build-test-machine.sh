@@ -8,6 +8,8 @@
 #                                [--conf FILE] [--bcd FILE] [--direct]
 #                                [--manifest FILE] [--size MiB]
 #                                [--ntfs-base FILE[.xz]] [--crash-log BACK]
+#                                [--bitlocker RP [--bitlocker-method M]
+#                                 [--bitlocker-password PW] [--bitlocker-bek-dir DIR]]
 #
 #   --loader   unloop.efi: \EFI\BOOT\BOOTX64.EFI and \EFI\unloop\unloop.efi
 #   --stub     the stand-in Windows Boot Manager: \EFI\Microsoft\Boot\bootmgfw.efi
@@ -23,10 +25,19 @@
 #   --crash-log  then leave its $LogFile as Windows leaves it when it dies with
 #              the volume mounted (build/images/ntfs-crash-log; BACK moves the
 #              replay start back by that many LSN units, 0 for as-is)
+#   --bitlocker  then encrypt the NTFS partition in place with BitLocker
+#              (build/images/bitlocker-encrypt), recovery password RP; the NTFS
+#              volume is made 1 MiB shorter than its partition to leave room
+#              for the BitLocker metadata (with --ntfs-base, the base must
+#              leave that room: raise --size)
+#   --bitlocker-method  aes-xts-128 (default), aes-xts-256, aes-cbc-128,
+#              aes-cbc-256
+#   --bitlocker-password  also a user password protector
+#   --bitlocker-bek-dir  also a startup key protector; its {GUID}.BEK goes to DIR
 #
 # Writes DISK.img and DISK.img.layout (esp_offset=, esp_size=, ntfs_offset=,
-# ntfs_size=, disk_size=, in bytes).  Needs no root.  Quiet unless something
-# fails.  Tools: build/images/{mkgpt,ntfs-populate} (override the directory
+# ntfs_size=, disk_size=, in bytes; bitlocker=1 with --bitlocker).  Needs no root.  Quiet unless something
+# fails.  Tools: build/images/{mkgpt,ntfs-populate,bitlocker-encrypt} (override the directory
 # with IMAGE_TOOLS_DIR), mkfs.fat, mtools, mkntfs.
 set -euo pipefail
 
@@ -37,7 +48,7 @@ tools=${IMAGE_TOOLS_DIR:-$top/build/images}
 
 die() { echo "$prog: $*" >&2; exit 1; }
 usage() {
-	sed -n '7,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '7,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -51,11 +62,13 @@ quiet() {
 }
 
 out="" loader="" stub="" conf="" bcd="" direct=0 ntfs_base="" crash_back=""
+bl_rp="" bl_method="" bl_password="" bl_bek_dir=""
 manifest=$here/test-machine.manifest
 size_mib=256
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--out|--loader|--stub|--conf|--bcd|--manifest|--size|--ntfs-base|--crash-log)
+	--out|--loader|--stub|--conf|--bcd|--manifest|--size|--ntfs-base|--crash-log|\
+	--bitlocker|--bitlocker-method|--bitlocker-password|--bitlocker-bek-dir)
 		[ $# -ge 2 ] || die "$1 needs an argument"
 		case "$1" in
 		--out) out=$2 ;;
@@ -67,6 +80,10 @@ while [ $# -gt 0 ]; do
 		--size) size_mib=$2 ;;
 		--ntfs-base) ntfs_base=$2 ;;
 		--crash-log) crash_back=$2 ;;
+		--bitlocker) bl_rp=$2 ;;
+		--bitlocker-method) bl_method=$2 ;;
+		--bitlocker-password) bl_password=$2 ;;
+		--bitlocker-bek-dir) bl_bek_dir=$2 ;;
 		esac
 		shift 2 ;;
 	--direct) direct=1; shift ;;
@@ -97,6 +114,12 @@ need_file --manifest "$manifest"
 [ -z "$ntfs_base" ] || need_file --ntfs-base "$ntfs_base"
 [ -z "$crash_back" ] || [ -x "$tools/ntfs-crash-log" ] ||
 	die "$tools/ntfs-crash-log is missing: run 'make build/images/ntfs-crash-log' first"
+if [ -z "$bl_rp" ] && [ -n "$bl_method$bl_password$bl_bek_dir" ]; then
+	die "--bitlocker-method, --bitlocker-password and --bitlocker-bek-dir need --bitlocker"
+fi
+[ -z "$bl_bek_dir" ] || [ -d "$bl_bek_dir" ] || die "--bitlocker-bek-dir: '$bl_bek_dir' is not a directory"
+[ -z "$bl_rp" ] || [ -x "$tools/bitlocker-encrypt" ] ||
+	die "$tools/bitlocker-encrypt is missing: run 'make build/images/bitlocker-encrypt' first"
 for t in mkgpt ntfs-populate; do
 	[ -x "$tools/$t" ] || die "$tools/$t is missing: run 'make build/images/$t' first"
 done
@@ -151,6 +174,11 @@ quiet mcopy -i "$esp" "$stub" ::/EFI/Microsoft/Boot/bootmgfw.efi
 # --- Windows volume ----------------------------------------------------------
 # -p: hidden sectors = partition start; -H/-S: the geometry Windows writes
 # (without them mkntfs warns that the volume is not bootable).
+# With --bitlocker the NTFS volume ends 1 MiB (2048 sectors) before its
+# partition: bitlocker-encrypt keeps its metadata and the relocated boot
+# sectors in that tail (Windows keeps them in NTFS files instead).
+ntfs_len=$ntfs_sectors
+[ -z "$bl_rp" ] || ntfs_len=$((ntfs_sectors - 2048))
 if [ -n "$ntfs_base" ]; then
 	case "$ntfs_base" in
 	*.xz) xz -dc "$ntfs_base" >"$ntfs" || die "cannot decompress $ntfs_base" ;;
@@ -158,12 +186,29 @@ if [ -n "$ntfs_base" ]; then
 	esac
 	[ "$(stat -c %s "$ntfs")" -le $((ntfs_sectors * 512)) ] ||
 		die "--ntfs-base: $ntfs_base is larger than the NTFS partition (raise --size)"
+	if [ -n "$bl_rp" ]; then
+		# The NTFS volume (its boot sector's sector count, plus the backup
+		# boot sector), rounded up to 64 KiB, then 256 KiB for BitLocker.
+		base_sectors=$(od -An -tu8 -j40 -N8 "$ntfs" | tr -d ' ')
+		[[ "$base_sectors" =~ ^[0-9]+$ ]] || die "--ntfs-base: $ntfs_base has no NTFS boot sector"
+		need=$(( ((base_sectors + 1) * 512 + 65535) / 65536 * 65536 + 262144 ))
+		[ "$need" -le $((ntfs_sectors * 512)) ] ||
+			die "--bitlocker: the --ntfs-base volume leaves no room for the BitLocker metadata in its partition (needs $need bytes, the partition has $((ntfs_sectors * 512)); raise --size)"
+		truncate -s $((ntfs_sectors * 512)) "$ntfs"
+	fi
 else
 	truncate -s $((ntfs_sectors * 512)) "$ntfs"
-	quiet mkntfs -F -Q -q -L Windows -s 512 -p "$ntfs_start" -H 255 -S 63 "$ntfs"
+	quiet mkntfs -F -Q -q -L Windows -s 512 -p "$ntfs_start" -H 255 -S 63 "$ntfs" "$ntfs_len"
 fi
 quiet "$tools/ntfs-populate" "$ntfs" "$manifest"
 [ -z "$crash_back" ] || quiet "$tools/ntfs-crash-log" "$ntfs" "$crash_back"
+if [ -n "$bl_rp" ]; then
+	bl_args=(--quiet --recovery-password "$bl_rp")
+	[ -z "$bl_method" ] || bl_args+=(--method "$bl_method")
+	[ -z "$bl_password" ] || bl_args+=(--password "$bl_password")
+	[ -z "$bl_bek_dir" ] || bl_args+=(--bek-dir "$bl_bek_dir")
+	quiet "$tools/bitlocker-encrypt" "${bl_args[@]}" "$ntfs"
+fi
 
 # --- assemble ----------------------------------------------------------------
 place() {
@@ -180,5 +225,6 @@ ntfs_offset=$((ntfs_start * 512))
 ntfs_size=$((ntfs_sectors * 512))
 disk_size=$((size_mib * 1024 * 1024))
 EOF
+[ -z "$bl_rp" ] || echo "bitlocker=1" >>"$work/layout"
 mv -f "$disk" "$out"
 mv -f "$work/layout" "$out.layout"

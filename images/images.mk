@@ -9,7 +9,8 @@ IMAGES_FDISK_CFLAGS = $(shell pkg-config --cflags fdisk)
 IMAGES_FDISK_LIBS = $(shell pkg-config --libs fdisk)
 IMAGES_NTFS_LIBS := -lntfs-3g
 
-IMAGE_TOOLS := build/images/mkgpt build/images/ntfs-populate build/images/ntfs-crash-log
+IMAGE_TOOLS := build/images/mkgpt build/images/ntfs-populate build/images/ntfs-crash-log \
+	build/images/bitlocker-encrypt
 
 build/images/mkgpt: images/mkgpt.c images/images.mk
 	@mkdir -p $(@D)
@@ -23,3 +24,12 @@ build/images/ntfs-populate: images/ntfs-populate.c images/images.mk
 build/images/ntfs-crash-log: images/ntfs-crash-log.c images/images.mk
 	@mkdir -p $(@D)
 	$(CC) $(IMAGES_CFLAGS) -D_GNU_SOURCE $(CPPFLAGS) -o $@ $< $(LDFLAGS) $(IMAGES_NTFS_LIBS)
+
+# BitLocker writer for test images: links the core's recovery-password parser
+# and key stretch (shared/bitlocker.c) and Debian's libmbedcrypto.
+BITLOCKER_ENCRYPT_SRC := images/bitlocker-encrypt.c shared/bitlocker.c shared/crc32.c \
+	shared/gpt.c shared/string-util.c
+build/images/bitlocker-encrypt: $(BITLOCKER_ENCRYPT_SRC) $(wildcard shared/*.h) images/images.mk
+	@mkdir -p $(@D)
+	$(CC) $(IMAGES_CFLAGS) -D_GNU_SOURCE $(CPPFLAGS) -o $@ $(BITLOCKER_ENCRYPT_SRC) \
+		$(LDFLAGS) -lmbedcrypto
