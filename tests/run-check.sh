@@ -105,6 +105,10 @@ suite bitlocker bitlocker python3 tests/bitlocker/test_bitlocker.py
 #     ntfs-3g tools as oracles; wrong keys change nothing
 suite bitlocker-quarantine bitlocker-quarantine python3 tests/bitlocker/test_bitlocker_quarantine.py
 
+# 3g. BitLocker writer (images/bitlocker-encrypt): every method and protector,
+#     dislocker, libbde (bdeinfo, bdemount), ntfs-3g tools and unloop as oracles
+suite bitlocker-writer writer python3 tests/bitlocker/test_writer.py
+
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
 if make --no-print-directory fuzz-smoke >"$LOG/fuzz.log" 2>&1; then
