@@ -93,6 +93,12 @@ class Machine:
         return r.stdout if r.returncode == 0 else None
 
     def esp_write(self, path, data):
+        """Write a file on the ESP, making its directories as needed."""
+        parts = path.replace("\\", "/").strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/" + "/".join(parts[:i])
+            if not self.esp_exists(d):
+                self._mtools("mmd", "-i", self._img(), "::" + d)
         with tempfile.NamedTemporaryFile(dir=self.dir, delete=False) as f:
             f.write(data)
         try:
@@ -250,14 +256,17 @@ class Machine:
             now = time.monotonic() - start
             if len(buf) != seen_len:
                 seen_len = len(buf)
-                text = clean(buf.decode("latin-1"))
-                # each key waits for its pattern after the previous key was sent
-                while pending and pending[0][0] in text[key_pos:]:
+                raw = buf.decode("latin-1")
+                text = clean(raw)
+                # each key waits for its pattern in what arrived after the
+                # previous key was sent (raw offsets: a \r redraw can make
+                # the cleaned text shorter than it was)
+                while pending and pending[0][0] in clean(raw[key_pos:]):
                     pat, data = pending.pop(0)
                     time.sleep(0.3)
                     p.stdin.write(data)
                     p.stdin.flush()
-                    key_pos = len(text)
+                    key_pos = len(raw)
                 while shots and shots[0][0] in text:
                     pat, png = shots.pop(0)
                     time.sleep(1.0)

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -30,6 +31,9 @@ BASE = os.path.join(harness.BUILD, "qemu", "base.img")
 # good boot was ever recorded): what a fresh install on a crashing PC sees.
 QBASE = os.path.join(harness.BUILD, "qemu", "quarantine.img")
 BAD = "\\Windows\\System32\\drivers\\CrowdStrike\\C-00000291-00000000-00000032.sys"
+
+
+BASE_LOCK = threading.Lock()
 
 
 class Failure(Exception):
@@ -58,7 +62,12 @@ MIDFLIGHT = {
         "--crash-log", "0x1000"], []),
     "quarantine_hibernated": ("quarantine-hibernated.img", [], [
         "file \\hiberfil.sys 2024-07-19T03:00:00Z hex:68696272:65536\n"]),
+    # Issue #5: the Windows volume BitLocker-encrypted (AES-XTS-128) under a
+    # recovery password by images/bitlocker-encrypt, read by dislocker and libbde.
+    "quarantine_bitlocker": ("quarantine-bitlocker.img", ["--bitlocker", "RP"], []),
 }
+# The test machine's recovery password (its groups pass the check).
+BL_RP = "235818-357951-253979-013365-241120-245575-342914-591910"
 
 
 def new_machine(name):
@@ -66,9 +75,11 @@ def new_machine(name):
     for prefix, (img, args, lines) in MIDFLIGHT.items():
         if name.startswith(prefix):
             base = os.path.join(harness.BUILD, "qemu", img)
-            if not os.path.exists(base):
-                build_quarantine_base(os.path.join(harness.BUILD, "qemu", "test.conf"), base,
-                                      args, lines)
+            args = [BL_RP if a == "RP" else a for a in args]
+            with BASE_LOCK:
+                if not os.path.exists(base):
+                    build_quarantine_base(os.path.join(harness.BUILD, "qemu", "test.conf"),
+                                          base, args, lines)
     return Machine(base, os.path.join(harness.BUILD, "qemu", name))
 
 
@@ -295,6 +306,132 @@ def test_quarantine_hibernated_refused(m):
     check("hibernated" in log and "not writing" in log, "the log does not say why:\n" + log[-3000:], b)
     check(ntfs_sha(m) == before, "the NTFS volume changed")
     check(m.bcd_safeboot() == 0, "Safe Mode was not set instead", b)
+
+
+def bitlocker_protector(m):
+    """The recovery-password protector ID of the machine's Windows volume (not secret)."""
+    import json
+    r = subprocess.run([harness.CLI, "--json", "bitlocker", "info", m.disk], capture_output=True,
+                       text=True)
+    check(r.returncode == 0, "unloop bitlocker info failed: " + r.stderr)
+    d = json.loads(r.stdout)
+    vols = d if isinstance(d, list) else d.get("volumes", [d])
+    for v in vols:
+        for p in v.get("protectors", []):
+            if p.get("type") == "recovery-password":
+                return p["id"] if "id" in p else p["guid"]
+    raise Failure("no recovery-password protector in: " + r.stdout)
+
+
+def decrypted(m):
+    """The Windows volume decrypted by dislocker (an oracle independent of unloop)."""
+    raw = m.ntfs_image()
+    out = raw + ".dec"
+    if os.path.exists(out):
+        os.remove(out)
+    r = subprocess.run(["dislocker-file", "-V", raw, "-p" + BL_RP, out], capture_output=True,
+                       text=True)
+    check(r.returncode == 0 and os.path.exists(out), "dislocker-file failed: " + r.stdout[-800:])
+    return out
+
+
+def no_key_material(m, b):
+    """Key hygiene: no group of the recovery password in the log or on the screen."""
+    log = (m.esp_read("\\EFI\\unloop\\log") or b"").decode(errors="replace")
+    for g in BL_RP.split("-"):
+        check(g not in log, "a recovery password group is in the ESP log")
+        check(g not in b.text, "a recovery password group is on the screen", b)
+
+
+def test_quarantine_bitlocker_key_file(m):
+    """Issue #5: an encrypted machine in a crash loop with its recovery password in an
+    AD-style CSV on the ESP: unloop.efi unlocks the volume, quarantines the channel file
+    and hands off; the next boot is healthy. dislocker sees the file moved and
+    byte-identical, ntfsfix finds the volume consistent; `unloop restore` with the
+    same key file puts it back."""
+    pid = bitlocker_protector(m).strip("{}").upper()
+    csv = ('#TYPE Selected.Microsoft.ActiveDirectory.Management.ADObject\r\n'
+           '"Name","msFVE-RecoveryPassword","DistinguishedName"\r\n'
+           '"2024-07-19T03:12:33-00:00{00000000-1111-2222-3333-444444444444}",'
+           '"111111-222222-333333-444444-555555-666666-777777-888888","CN=...,CN=PC7"\r\n'
+           '"2024-07-18T09:00:01-00:00{%s}","%s","CN=...,CN=PC1"\r\n' % (pid, BL_RP))
+    m.esp_write("\\EFI\\unloop\\keys\\recovery-keys.csv", csv.encode())
+    vol = decrypted(m)
+    orig = subprocess.run(["ntfscat", "-f", vol, BAD.replace("\\", "/")], capture_output=True).stdout
+    check(len(orig) == 41984, "test image lacks the channel file")
+    b = loop_until_attempt_3(m)
+    log = (m.esp_read("\\EFI\\unloop\\log") or b"").decode(errors="replace")
+    check("BitLocker volume (AES-XTS 128-bit, encrypted)" in log, "no BitLocker line:\n" +
+          log[-3000:], b)
+    check("BitLocker unlocked with the recovery password of protector" in log and
+          "recovery-keys.csv" in log, "not unlocked from the key file:\n" + log[-3000:], b)
+    lines = [ln for ln in b.text.split("\n") if "unloop: quarantined " in ln and " -> " in ln]
+    check(len(lines) == 1, "want one 'quarantined' line on the console", b)
+    qpath = lines[0].split(" -> ", 1)[1].strip()
+    no_key_material(m, b)
+    vol = decrypted(m)
+    check(not m.ntfs_exists(BAD, vol), "the channel file is still in place (dislocker)")
+    got = subprocess.run(["ntfscat", "-f", vol, qpath.replace("\\", "/")], capture_output=True).stdout
+    check(got == orig, "the quarantined file is not byte-identical (dislocker)")
+    check(m.ntfs_consistent(volume_only(vol)), "ntfsfix -n does not find the decrypted volume consistent")
+    m.bless()
+    b = m.boot()
+    check(b.reached_loader and not b.menu_shown, "the boot after the fix was not healthy", b)
+    keys = os.path.join(m.dir, "keys.csv")
+    with open(keys, "w") as f:
+        f.write(csv)
+    r = subprocess.run([harness.CLI, "restore", m.disk, "--key-file", keys], capture_output=True,
+                       text=True)
+    check(r.returncode == 0, "unloop restore --key-file failed: " + r.stderr)
+    vol = decrypted(m)
+    back = subprocess.run(["ntfscat", "-f", vol, BAD.replace("\\", "/")], capture_output=True).stdout
+    check(back == orig, "restored file is not byte-identical (dislocker)")
+    check(m.ntfs_consistent(volume_only(vol)), "ntfsfix -n: not consistent after restore")
+
+
+def test_quarantine_bitlocker_no_key_safe_mode(m):
+    """Issue #5: the same machine without a key file and nobody at the keyboard: the
+    prompt times out, unloop says on screen and in the log that there is no key, writes
+    nothing to the volume and sets Safe Mode, which needs no key."""
+    m.esp_write("\\EFI\\unloop\\unloop.conf", TEST_CONF + b"[bitlocker]\nprompt_timeout = 3\n")
+    before = ntfs_sha(m)
+    b = loop_until_attempt_3(m)
+    check("BitLocker recovery" in b.text and "No key typed; skipping." in b.text,
+          "the prompt did not time out", b)
+    check("The Windows drive is BitLocker-encrypted and no key for it was found" in b.text,
+          "no on-screen message", b)
+    log = (m.esp_read("\\EFI\\unloop\\log") or b"").decode(errors="replace")
+    check("quarantine not possible: BitLocker-encrypted and no key for it" in log,
+          "the log does not say why:\n" + log[-3000:], b)
+    check(ntfs_sha(m) == before, "the encrypted volume changed")
+    check(m.bcd_safeboot() == 0, "Safe Mode was not set instead", b)
+
+
+def test_quarantine_bitlocker_typed_key(m):
+    """Issue #5: nobody put a key file on the ESP but a technician is there: the
+    recovery password is typed at the prompt, a mistyped group is refused as soon as
+    its sixth digit is in (as on Windows' recovery screen) and typed again, and the
+    volume is unlocked and the file quarantined."""
+    groups = BL_RP.split("-")
+    # 123456 % 11 != 0; the serial input is in order, so the retyped group
+    # needs no wait for the refusal
+    typed = [("Type the 48-digit recovery key", b"123456")]
+    typed += [("", g.encode()) for g in groups]
+    typed.append(("", b"\r"))
+    for attempt in (1, 2):
+        m.boot()
+    b = m.boot(keys=typed)
+    check("Group 1 is not valid (check digit" in b.text or "Group 1 is not valid" in b.text,
+          "the bad group was not refused", b)
+    log = (m.esp_read("\\EFI\\unloop\\log") or b"").decode(errors="replace")
+    check("recovery password typed at the prompt" in log, "not unlocked at the prompt:\n" +
+          log[-3000:], b)
+    check(any("unloop: quarantined " in ln for ln in b.text.split("\n")), "nothing quarantined", b)
+    vol = decrypted(m)
+    check(not m.ntfs_exists(BAD, vol), "the channel file is still in place (dislocker)")
+    log_only = log.replace(b.text, "")
+    for g in groups:
+        check(g not in log_only, "a recovery password group is in the ESP log")
 
 
 def powercut_quarantine_at_random_moments(m):
