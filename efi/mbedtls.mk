@@ -7,21 +7,29 @@
 #
 # mbedTLS is compiled from Debian's mbedtls source package (the version the
 # CLI's libmbedtls links), fetched and unpacked under build/src/ by
-# scripts/fetch-mbedtls.sh (pinned version and sums there); never committed.
+# scripts/fetch-deb-source.sh with the version and sums pinned below; never
+# committed.
 # Only the files shared/bitlocker.c reaches are built, with our own
 # configuration efi/mbedtls-config.h and our libc shim's headers (efi/libc):
 # they then need only memcpy, memset, strcmp, calloc and free.
 
+# Pinned: the version bookworm ships (libmbedtls-dev 2.28.3-1, which the CLI
+# links), so the CLI and unloop.efi run the same mbedTLS.  The sha256 of
+# every file of the source package (.dsc, orig, debian).
 MBEDTLS_VER := 2.28.3
 MBEDTLS_DEB := 2.28.3-1
+MBEDTLS_SHA256_DSC := a8bf91b5ffb40654efb0ebe0c962ac1e87b8eed5e104880982eaa70dd4bb33e3
+MBEDTLS_SHA256_ORIG := 3b4953aa55a681e084d31892d9904cc5328d6b4958ea57b90ae4b4f94ae69a8d
+MBEDTLS_SHA256_DEBIAN := 3e03c61f63c7bbcd0bf695b53e6663ab448cc2e15429cd67d0e4f32e699645a9
 MBEDTLS_DIR := $(B)/src/mbedtls-$(MBEDTLS_VER)
 MBEDTLS_STAMP := $(MBEDTLS_DIR)/.unloop-unpacked-$(MBEDTLS_DEB)
 MBEDTLS_B := $(B)/efi/mbedtls
 
 # The script does nothing when the tree is there; touching the stamp records
 # that it is current with the script, so make does not run it again.
-$(MBEDTLS_STAMP): scripts/fetch-mbedtls.sh | $(SETUP_STAMP)
-	@bash scripts/fetch-mbedtls.sh
+$(MBEDTLS_STAMP): scripts/fetch-deb-source.sh | $(SETUP_STAMP)
+	@BUILD_DIR=$(abspath $(B)) bash scripts/fetch-deb-source.sh mbedtls $(MBEDTLS_DEB) \
+		$(MBEDTLS_SHA256_DSC) $(MBEDTLS_SHA256_ORIG) $(MBEDTLS_SHA256_DEBIAN)
 	@touch $@
 
 # AES (+ AES-NI) with CBC and XTS, CCM over the generic cipher layer,

@@ -5,19 +5,31 @@
 #                   build/efi/ntfs/efi-ntfs-test.efi
 #
 # libntfs-3g is compiled from Debian's ntfs-3g source package, fetched and
-# unpacked under build/src/ by scripts/fetch-ntfs-3g.sh (pinned version and
-# sums there); never committed.  Our libc shim is efi/libc, our device ops and
+# unpacked under build/src/ by scripts/fetch-deb-source.sh with the version
+# and sums pinned below; never committed.  Our libc shim is efi/libc, our device ops and
 # device ops are efi/efi-ntfs.c, the mount policy and volume ops
 # shared/ntfs/ul-ntfs.c (the CLI's too).
 
+# Pinned: the version bookworm's deb-src offers (security fixes up to
+# deb12u3 folded into the point release).  bookworm-security's deb12u4 (more
+# libntfs-3g CVE fixes; what the CLI's libntfs-3g89 is) has sums
+#   82894dcb9fa73b85f3c7b4ffef2f9cc54f963fefc29865e9b6d0656d63a99eaf .dsc
+#   9036c3b839bcf37853a043f4e4e315f8481a9f7ff21ee258720baf6b3b5de5b7 .debian.tar.xz
+# but its files were not downloadable from the mirror when this was pinned.
+# The sha256 of every file of the source package (.dsc, orig, debian).
 NTFS3G_VER := 2022.10.3
+NTFS3G_EPOCH := 1:
 NTFS3G_DEB := 2022.10.3-1+deb12u3
+NTFS3G_SHA256_DSC := 1fda9b59fbe05abc021a6f1fc8cbf429c297571adfb88fbdb55cf018b8b44ce5
+NTFS3G_SHA256_ORIG := 8bd7749ea9d8534c9f0664d48b576e90b96d45ec8803c9427f6ffaa2f0dde299
+NTFS3G_SHA256_DEBIAN := 458cbea82c6201583ac5eb692a0a3e06af3dfa0671caa385a26535f2dadf946b
 NTFS3G_DIR := $(B)/src/ntfs-3g-$(NTFS3G_VER)
 NTFS3G_STAMP := $(NTFS3G_DIR)/.unloop-unpacked-$(NTFS3G_DEB)
 NTFS_B := $(B)/efi/ntfs
 
-$(NTFS3G_STAMP): scripts/fetch-ntfs-3g.sh | $(SETUP_STAMP)
-	@bash scripts/fetch-ntfs-3g.sh
+$(NTFS3G_STAMP): scripts/fetch-deb-source.sh | $(SETUP_STAMP)
+	@BUILD_DIR=$(abspath $(B)) bash scripts/fetch-deb-source.sh ntfs-3g $(NTFS3G_EPOCH)$(NTFS3G_DEB) \
+		$(NTFS3G_SHA256_DSC) $(NTFS3G_SHA256_ORIG) $(NTFS3G_SHA256_DEBIAN)
 	@touch $@
 
 # Every libntfs-3g/*.c but the POSIX and Win32 device ops (ours replace them).

@@ -15,7 +15,7 @@ PKGS=(
   python3-cryptography                           # tests/bitlocker: derived volumes (AES-CCM)
   python3                                        # QEMU harness, CLI tests
   groff-base                                     # man page check
-  dpkg-dev xz-utils                              # ntfs-3g source for unloop.efi (fetch-ntfs-3g.sh)
+  dpkg-dev xz-utils                              # ntfs-3g, mbedtls sources for unloop.efi (fetch-deb-source.sh)
 )
 
 missing=()

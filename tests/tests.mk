@@ -26,6 +26,7 @@ bench: $(SETUP_STAMP)
 	@python3 tests/qemu/bench.py
 	@python3 tests/bench/bench_scan.py
 	@python3 tests/qemu/bench_preboot.py
+	@python3 tests/bench/bench_bitlocker.py
 
 qemu-test: $(SETUP_STAMP)
 	@$(MAKE) --no-print-directory $(QEMU_DEPS)

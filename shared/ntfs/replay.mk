@@ -9,7 +9,7 @@
 #   make replay-test  builds and runs build/tests/ntfs/test-replay
 #
 # ntfsprogs/ntfsrecover.c and playlog.c come from Debian's ntfs-3g source
-# package that scripts/fetch-ntfs-3g.sh unpacks under build/src/ (never
+# package that scripts/fetch-deb-source.sh unpacks under build/src/ (never
 # committed) and are compiled unchanged, quietly (-w) as third-party code,
 # with the names below redirected to our glue (see ntfs-replay.c).  The two
 # objects are then linked into one (ld -r) in which every global but
