@@ -98,15 +98,4 @@ $(NTFS_B)/tests/efi-ntfs-test.o: tests/efi-ntfs/efi-ntfs-test.c $(EFI_NTFS_HDR) 
 	@mkdir -p $(@D)
 	$(CC) $(EFI_NTFS_CFLAGS) -c $< -o $@
 
-EFI_NTFS_TEST_OBJ := $(NTFS_B)/tests/efi-ntfs-test.o $(EFI_NTFS_GLUE_OBJ) \
-	$(B)/efi/efi/efi-libc.o $(B)/efi/shared/string-util.o $(B)/efi/shared/time-util.o
-$(NTFS_B)/efi-ntfs-test.efi: $(EFI_NTFS_TEST_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
-	$(call efi_link,$(EFI_NTFS_TEST_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a,$@)
-
-efi-ntfs: $(NTFS_B)/libntfs-3g.a $(NTFS_B)/efi-ntfs-test.efi
-
-# Boot the test app in QEMU/OVMF and check the volume with ntfs-3g's tools.
-efi-ntfs-check: $(NTFS_B)/efi-ntfs-test.efi $(B)/stub-loader.efi $(IMAGE_TOOLS)
-	python3 tests/qemu/ntfs_smoke.py
-
-.PHONY: efi-ntfs-check
+# (linked in tests/tests.mk, once replay.mk and mbedtls.mk have said what they add)

@@ -5,6 +5,23 @@ include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
 include tests/ntfs/ntfs.mk
 
+# The libntfs-3g test app of efi/ntfs.mk: the NTFS glue (which stacks the
+# BitLocker layer, so shared/bitlocker.c and mbedTLS come along) and the
+# pieces of unloop.efi it needs.
+EFI_NTFS_TEST_OBJ := $(NTFS_B)/tests/efi-ntfs-test.o $(EFI_NTFS_GLUE_OBJ) $(REPLAY_EFI_OBJ) \
+	$(B)/efi/efi/efi-libc.o $(B)/efi/shared/string-util.o $(B)/efi/shared/time-util.o \
+	$(B)/efi/shared/gpt.o $(B)/efi/shared/crc32.o $(EFI_BITLOCKER_LINK)
+$(NTFS_B)/efi-ntfs-test.efi: $(EFI_NTFS_TEST_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
+	$(call efi_link,$(EFI_NTFS_TEST_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a,$@)
+
+efi-ntfs: $(NTFS_B)/libntfs-3g.a $(NTFS_B)/efi-ntfs-test.efi
+
+# Boot the test app in QEMU/OVMF and check the volume with ntfs-3g's tools.
+efi-ntfs-check: $(NTFS_B)/efi-ntfs-test.efi $(B)/stub-loader.efi $(IMAGE_TOOLS)
+	python3 tests/qemu/ntfs_smoke.py
+
+.PHONY: efi-ntfs-check
+
 QEMU_DEPS := $(B)/unloop.efi $(B)/unloop $(B)/stub-loader.efi $(IMAGE_TOOLS)
 
 # All tests: units, CLI, fuzz smoke, image check, QEMU integration. Prints a
