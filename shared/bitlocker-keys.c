@@ -531,6 +531,9 @@ static bool try_header(struct parser *p, const char *s, size_t len, uint32_t lin
     uint8_t cols[CSV_COLS];
     for (size_t i = 0; i < n; i++) {
         struct span v = field_value(s, f[i]);
+        /* Column names are short; a sentence with a comma is no header. */
+        if (v.end - v.start > 48)
+            return false;
         cols[i] = (uint8_t)classify(s + v.start, v.end - v.start);
         if (cols[i] == COL_PASSWORD && pw)
             cols[i] = COL_OTHER;        /* the first password column counts */
