@@ -217,7 +217,9 @@ static void scan_text(const char *s, size_t len, struct line_scan *ls)
 {
     size_t i = 0;
 
-    ul_memset(ls, 0, sizeof(*ls));
+    ls->n_guids = 0;
+    ls->n_runs = 0;
+    ls->last_set = false;
     while (i < len) {
         struct ul_guid g;
         if (is_hex(s[i]) && guid_at(s, len, i, &g)) {
@@ -583,7 +585,9 @@ static void csv_record(struct parser *p, const char *s, size_t len, uint32_t lin
     static const uint8_t order[3] = { COL_ID_STRONG, COL_ID_WEAK, COL_OTHER };
     for (int o = 0; o < 3; o++) {
         struct line_scan acc, ls;
-        ul_memset(&acc, 0, sizeof(acc));
+        acc.n_guids = 0;
+        acc.n_runs = 0;
+        acc.last_set = false;
         for (size_t i = 0; i < n; i++) {
             uint8_t c = i < p->n_cols ? p->cols[i] : COL_OTHER;
             if (c != order[o])
