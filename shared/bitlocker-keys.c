@@ -17,10 +17,15 @@
  *    resource has the properties id (the key ID shown on the recovery
  *    screen), key (the 48-digit password), deviceId, volumeType and
  *    createdDateTime (learn.microsoft.com/graph/api/resources/
- *    bitlockerrecoverykey); exports by script or portal name the columns
- *    after them ("Id"/"Key ID"/"KeyId", "Key"/"Recovery Key", "DeviceId"/
- *    "Device ID").  A row holds two GUIDs (key and device): again the
- *    column names decide.
+ *    bitlockerrecoverykey), so a script's Get-MgInformationProtection-
+ *    BitlockerRecoveryKey | Export-Csv has those columns.  The user-facing
+ *    pages call the ID "Key ID" (My Account, "View BitLocker Keys": "find
+ *    the Key ID that matches the Recovery Key ID" on the recovery screen)
+ *    and the password "Recovery key"; hand-made exports use such names
+ *    ("Key ID", "KeyId", "BitLocker Key ID", "Recovery Key", "Device ID").
+ *    No published column list of a portal download was found, so the
+ *    names are matched by pattern (classify()), not by a fixed list.  A row
+ *    holds two GUIDs (key and device): again the column names decide.
  *  - manage-bde -protectors -get, BitLocker's own "BitLocker Recovery Key
  *    {GUID}.TXT": localized labels, so only the structure counts: a GUID,
  *    then a 48-digit password before the next GUID.
