@@ -652,14 +652,19 @@ static int parse(const void *data, size_t len, struct parser *p)
         if (!read_line(&r, buf, sizeof(buf), &n, &too_long))
             break;
         uint32_t line = r.line;
-        /* A CSV record may go on over several lines inside quotes. */
-        while (p->csv && !too_long && quotes_open(buf, n) && r.pos < r.len) {
+        /* A CSV record may go on over several lines inside quotes (the
+         * quote state follows each appended line, not the whole record
+         * again: no quadratic work on many short lines). */
+        bool open = p->csv && quotes_open(buf, n);
+        while (open && !too_long && r.pos < r.len) {
             if (n + 1 >= sizeof(buf)) {
                 too_long = true;
                 break;
             }
             buf[n++] = '\n';
+            size_t from = n;
             read_line(&r, buf, sizeof(buf), &n, &too_long);
+            open ^= quotes_open(buf + from, n - from);
         }
         if (too_long) {
             note(p, UL_BITLOCKER_KEYS_LINE_TOO_LONG, line, 0, UL_BITLOCKER_RP_OK, NULL);

@@ -453,6 +453,17 @@ static void test_edges(void **state)
     assert_int_equal(ps.n, 1);
     assert_int_equal(d.too_long, 0);
     free(s);
+    /* A quoted CSV field that never closes within the line limit. */
+    s = malloc(8192);
+    strcpy(s, "Key ID,Recovery Key\n\"");
+    memset(s + strlen(s), '\n', 5000);
+    strcpy(s + 21 + 5000, "\"\n" ID_XTS "," RP_XTS "\n");
+    assert_int_equal(parse_str(s, &ps, &d), 0);
+    assert_int_equal(d.too_long, 1);
+    assert_int_equal(d.notes[0].line, 2);
+    assert_int_equal(ps.n, 1);
+    assert_pair(&ps, 0, ID_XTS, RP_XTS);
+    free(s);
     /* Binary garbage with NULs and high bytes: no key file, no crash. */
     uint8_t bin[4096];
     uint32_t x = 12345;
