@@ -5,7 +5,7 @@
  * shared/bitlocker.c.  info lists what the metadata says (never a key);
  * unlock writes the decrypted volume to a new file, as dislocker-file does.
  *
- * Secrets (recovery password, password, .BEK contents) are read into
+ * Secrets (recovery password, password, .BEK contents, key files) are read into
  * buffers that are wiped once the volume is unlocked or refused; the
  * argument strings that held them are overwritten too, so they leave
  * /proc/PID/cmdline early.  No message ever contains one.
@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shared/bitlocker-keys.h"
 #include "../shared/bitlocker.h"
 #include "../shared/gpt.h"
 #include "../shared/time-util.h"
@@ -384,6 +385,56 @@ static int read_bek(const char *path, uint8_t *buf, size_t size, size_t *ret_len
     return EXIT_OK;
 }
 
+/* A --key-file: the whole file (or standard input for "-"), at most
+ * CLI_KEY_FILE_MAX bytes, into a malloc'd buffer the caller wipes. */
+static int read_key_file(const char *path, uint8_t **ret, size_t *ret_len)
+{
+    bool in = strcmp(path, "-") == 0;
+    int fd = in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0, size = CLI_KEY_FILE_MAX + 1;
+    uint8_t *buf;
+
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+        return EXIT_FAIL;
+    }
+    buf = malloc(size);
+    if (!buf) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        if (!in)
+            close(fd);
+        return EXIT_FAIL;
+    }
+    for (;;) {
+        ssize_t k = read(fd, buf + n, size - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            fprintf(stderr, "%s: cannot read %s: %s\n", prog, in ? "standard input" : path,
+                    strerror(errno));
+            break;
+        }
+        if (k == 0) {
+            if (!in)
+                close(fd);
+            *ret = buf;
+            *ret_len = n;
+            return EXIT_OK;
+        }
+        n += (size_t)k;
+        if (n == size) {
+            fprintf(stderr, "%s: %s is larger than %u KiB: not a key file\n", prog,
+                    in ? "standard input" : path, CLI_KEY_FILE_MAX >> 10);
+            break;
+        }
+    }
+    if (!in)
+        close(fd);
+    explicit_bzero(buf, size);
+    free(buf);
+    return EXIT_FAIL;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -506,16 +557,123 @@ fail:
 
 /* ---- keys, shared with scan / quarantine / restore / journal (cli.h) */
 
+/* A diagnostic of the key-file parser, on stderr (never holds a password). */
+static void key_file_note(const char *file, const struct ul_bitlocker_keys_note *n)
+{
+    char buf[256];
+    fprintf(stderr, "%s: %s: %s\n", prog, file, ul_bitlocker_keys_note_format(n, buf,
+                                                                            sizeof(buf)));
+}
+
+/*
+ * --key-file: read once; a .BEK file (recognised by its content) becomes a
+ * startup key, anything else must be a key file with at least one recovery
+ * password, or it is refused here, before any volume is read.
+ */
+static int key_file_read(const char *path, struct cli_key *k)
+{
+    struct ul_bitlocker_keys_diag d;
+    struct ul_guid g;
+    int rc = read_key_file(path, &k->fdata, &k->flen);
+
+    if (rc)
+        return rc;
+    k->file = strcmp(path, "-") == 0 ? "standard input" : path;
+    if (k->flen <= sizeof(k->bek) && ul_bitlocker_bek_guid(k->fdata, k->flen, &g) == 0) {
+        memcpy(k->bek, k->fdata, k->flen);
+        k->blen = k->flen;
+        explicit_bzero(k->fdata, k->flen);
+        free(k->fdata);
+        k->fdata = NULL;
+        k->flen = 0;
+        k->kind = CLI_KEY_BEK;
+        k->name = "startup key";
+        return EXIT_OK;
+    }
+    k->kind = CLI_KEY_FILE;
+    k->name = "key file";
+    if (ul_bitlocker_keys_parse(k->fdata, k->flen, NULL, NULL, &d) < 0) {
+        for (uint32_t i = 0; i < d.n_notes; i++)
+            key_file_note(k->file, &d.notes[i]);
+        fprintf(stderr, "%s: %s holds no BitLocker recovery password with its key protector "
+                "ID (expected an Active Directory or Entra ID CSV export, manage-bde "
+                "-protectors -get output, a BitLocker recovery key .TXT file, lines of "
+                "'GUID PASSWORD', or a .BEK startup key file)\n", prog, k->file);
+        cli_key_wipe(k);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* Why a key file did not unlock a volume: cli_key_unlock() says it here and
+ * hands it to cli_key_report() as the reason. */
+static char key_file_why[2048];
+
+static int key_file_unlock(const struct cli_key *k, struct ul_bitlocker *bl, int *ret_protector,
+                           const char **ret_why)
+{
+    const struct ul_bitlocker_info *in = ul_bitlocker_get_info(bl);
+    struct ul_guid ids[UL_BITLOCKER_MAX_PROTECTORS];
+    struct ul_bitlocker_keys_diag d;
+    char pw[UL_BITLOCKER_RP_SIZE], list[1500] = "", g[UL_GUID_STR_LEN + 1];
+    size_t n = 0, idx, used = 0;
+
+    for (uint32_t i = 0; i < in->n_protectors; i++)
+        if (in->protectors[i].type == UL_BITLOCKER_PROT_RECOVERY_PASSWORD) {
+            ids[n++] = in->protectors[i].guid;
+            ul_guid_format(&in->protectors[i].guid, g);
+            used += (size_t)snprintf(list + used, used < sizeof(list) ? sizeof(list) - used : 0,
+                                     "%s{%s}", used ? ", " : "", g);
+            if (used >= sizeof(list))
+                used = sizeof(list) - 1;
+        }
+    *ret_why = key_file_why;
+    if (n == 0) {
+        snprintf(key_file_why, sizeof(key_file_why), "the volume has no recovery-password "
+                 "protector, so no key file can open it");
+        return -UL_ENOENT;
+    }
+    int r = ul_bitlocker_keys_find(k->fdata, k->flen, ids, n, pw, &idx, &d);
+    if (r == 0) {
+        r = ul_bitlocker_unlock_recovery_password(bl, pw, ret_protector, ret_why);
+        explicit_bzero(pw, sizeof(pw));
+        if (r == -UL_EACCES) {
+            ul_guid_format(&ids[idx], g);
+            snprintf(key_file_why, sizeof(key_file_why), "%s line %u: the recovery password "
+                     "for protector {%s} is wrong (the volume refused it)", k->file,
+                     d.match_line, g);
+            *ret_why = key_file_why;
+        }
+        return r;
+    }
+    explicit_bzero(pw, sizeof(pw));
+    if (d.have_refused_match) {
+        char note[256];
+        snprintf(key_file_why, sizeof(key_file_why), "%s %s", k->file,
+                 ul_bitlocker_keys_note_format(&d.refused_match, note, sizeof(note)));
+        return -UL_EINVAL;
+    }
+    for (uint32_t i = 0; i < d.n_notes; i++)
+        key_file_note(k->file, &d.notes[i]);
+    snprintf(key_file_why, sizeof(key_file_why), "%s has no recovery password for this "
+             "volume's recovery-password protector%s %s (it has %u for other protector IDs)",
+             k->file, n > 1 ? "s" : "", list, d.pairs);
+    return -UL_ENOENT;
+}
+
 int cli_key_read(const struct cli_opts *o, struct cli_key *k)
 {
-    int keys = !!o->recovery_password + !!o->password + !!o->bek;
+    int keys = !!o->recovery_password + !!o->password + !!o->bek + !!o->key_file;
     int rc = EXIT_OK;
 
     k->kind = CLI_KEY_NONE;
     k->name = "clear key";
-    k->slen = k->blen = 0;
+    k->slen = k->blen = k->flen = 0;
+    k->file = NULL;
+    k->fdata = NULL;
     if (keys > 1)
-        return usage_error("%s", "give one of --recovery-password, --password, --bek");
+        return usage_error("%s", "give one of --recovery-password, --password, --bek, "
+                                 "--key-file");
     if (o->recovery_password) {
         k->kind = CLI_KEY_RECOVERY_PASSWORD;
         k->name = "recovery password";
@@ -529,6 +687,8 @@ int cli_key_read(const struct cli_opts *o, struct cli_key *k)
         k->kind = CLI_KEY_BEK;
         k->name = "startup key";
         rc = read_bek(o->bek, k->bek, sizeof(k->bek), &k->blen);
+    } else if (o->key_file) {
+        return key_file_read(o->key_file, k);
     }
     if (rc || k->kind != CLI_KEY_RECOVERY_PASSWORD)
         return rc;
@@ -563,6 +723,8 @@ int cli_key_unlock(const struct cli_key *k, struct ul_bitlocker *bl, int *ret_pr
         return ul_bitlocker_unlock_password(bl, k->secret, k->slen, ret_protector, ret_why);
     case CLI_KEY_BEK:
         return ul_bitlocker_unlock_bek(bl, k->bek, k->blen, ret_protector, ret_why);
+    case CLI_KEY_FILE:
+        return key_file_unlock(k, bl, ret_protector, ret_why);
     default:
         /* No key given: the clear key, there while protection is suspended. */
         return ul_bitlocker_unlock_clear_key(bl, ret_protector, ret_why);
@@ -575,8 +737,13 @@ int cli_key_report(const struct cli_key *k, const char *path, int r, const char 
         return EXIT_OK;
     if (k->kind == CLI_KEY_NONE && r == -UL_ENOENT) {
         fprintf(stderr, "%s: %s is locked (protection is not suspended): unlock needs "
-                "--recovery-password, --password or --bek\n", prog, path);
+                "--recovery-password, --password, --bek or --key-file\n", prog, path);
         return EXIT_USAGE;
+    }
+    if (k->kind == CLI_KEY_FILE) {
+        fprintf(stderr, "%s: cannot unlock %s with the key file: %s; nothing written\n", prog,
+                path, why ? why : strerror(-r));
+        return EXIT_FAIL;
     }
     if (r == -UL_EACCES) {
         fprintf(stderr, "%s: wrong %s for %s: no %s protector of the volume accepted it; "
@@ -595,7 +762,12 @@ void cli_key_wipe(struct cli_key *k)
 {
     explicit_bzero(k->secret, sizeof(k->secret));
     explicit_bzero(k->bek, sizeof(k->bek));
-    k->slen = k->blen = 0;
+    if (k->fdata) {
+        explicit_bzero(k->fdata, k->flen);
+        free(k->fdata);
+        k->fdata = NULL;
+    }
+    k->slen = k->blen = k->flen = 0;
 }
 
 static int bitlocker_unlock(const struct cli_opts *o, const char *path)
@@ -603,9 +775,9 @@ static int bitlocker_unlock(const struct cli_opts *o, const char *path)
     static struct cli_key key;
     int rc;
 
-    if (!!o->recovery_password + !!o->password + !!o->bek > 1)
+    if (!!o->recovery_password + !!o->password + !!o->bek + !!o->key_file > 1)
         return usage_error("%s", "bitlocker unlock takes one of --recovery-password, "
-                                 "--password, --bek");
+                                 "--password, --bek, --key-file");
     if (!o->output)
         return usage_error("%s", "bitlocker unlock needs --output FILE");
     rc = cli_key_read(o, &key);
@@ -675,7 +847,7 @@ out:
 int cmd_bitlocker(const struct cli_opts *o, const char *action, const char *disk)
 {
     if (strcmp(action, "info") == 0) {
-        if (o->recovery_password || o->password || o->bek || o->output)
+        if (o->recovery_password || o->password || o->bek || o->key_file || o->output)
             return usage_error("%s", "bitlocker info takes no key and no --output");
         return bitlocker_info(o, disk);
     }

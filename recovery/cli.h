@@ -37,6 +37,7 @@ struct cli_opts {
     const char *recovery_password;  /* --recovery-password P ("-": a line of stdin) */
     const char *password;           /* --password P ("-": a line of stdin) */
     const char *bek;                /* --bek FILE */
+    const char *key_file;           /* --key-file FILE ("-": stdin) */
     const char *output;             /* --output FILE */
 };
 
@@ -63,7 +64,8 @@ int cli_for_each_partition(const char *disk, cli_partition_cb cb, void *arg);
 /* bitlocker-cmd.c */
 int cmd_bitlocker(const struct cli_opts *o, const char *action, const char *disk);
 /*
- * A BitLocker key from --recovery-password / --password / --bek, read once
+ * A BitLocker key from --recovery-password / --password / --bek /
+ * --key-file, read once
  * (a "-" argument reads a line of stdin), shared by bitlocker unlock and
  * scan/quarantine/restore/journal.  cli_key_read() returns an EXIT_* code
  * with the message printed (a malformed recovery password is told apart
@@ -74,7 +76,8 @@ int cmd_bitlocker(const struct cli_opts *o, const char *action, const char *disk
  */
 #define CLI_SECRET_MAX 1024
 #define CLI_BEK_MAX 65536
-enum { CLI_KEY_NONE, CLI_KEY_RECOVERY_PASSWORD, CLI_KEY_PASSWORD, CLI_KEY_BEK };
+#define CLI_KEY_FILE_MAX (1u << 20)
+enum { CLI_KEY_NONE, CLI_KEY_RECOVERY_PASSWORD, CLI_KEY_PASSWORD, CLI_KEY_BEK, CLI_KEY_FILE };
 struct cli_key {
     int kind;
     const char *name;           /* "recovery password", ..., "clear key" */
@@ -82,6 +85,12 @@ struct cli_key {
     size_t slen;
     uint8_t bek[CLI_BEK_MAX];
     size_t blen;
+    /* --key-file: its bytes (malloc'd, wiped and freed by cli_key_wipe) and
+     * name; cli_key_unlock() picks the recovery password for the volume's
+     * protectors, and cli_key_report() explains a file without one. */
+    const char *file;
+    uint8_t *fdata;
+    size_t flen;
 };
 struct ul_bitlocker;
 int cli_key_read(const struct cli_opts *o, struct cli_key *k);

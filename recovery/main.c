@@ -48,10 +48,11 @@ static const char usage_text[] =
     "  quarantine DISK       move it to \\unloop.quarantine (journaled; never deletes)\n"
     "  restore DISK          put back the files of the last (or --run ID) quarantine\n"
     "  journal DISK          what was quarantined and restored, file by file\n"
-    "                        (on a BitLocker volume: with --recovery-password, --password\n"
-    "                        or --bek)\n"
+    "                        (on a BitLocker volume: with --recovery-password, --password,\n"
+    "                        --bek or --key-file)\n"
     "  bitlocker info DISK   a BitLocker volume's encryption, state and key protectors\n"
-    "  bitlocker unlock DISK (--recovery-password P | --password P | --bek FILE)\n"
+    "  bitlocker unlock DISK (--recovery-password P | --password P | --bek FILE |\n"
+    "                        --key-file FILE)\n"
     "                        --output FILE   write the decrypted volume to a new FILE\n"
     "  help                  this text\n"
     "\n"
@@ -77,6 +78,11 @@ static const char usage_text[] =
     "                the 48-digit recovery password ('-': read a line from stdin)\n"
     "  --password P  the volume's password ('-': read a line from stdin)\n"
     "  --bek FILE    a startup key file ({GUID}.BEK)\n"
+    "  --key-file FILE\n"
+    "                recovery passwords by key protector ID ('-': stdin): an Active\n"
+    "                Directory or Entra ID CSV export, manage-bde -protectors -get\n"
+    "                output, BitLocker's recovery key .TXT, or GUID PASSWORD lines;\n"
+    "                the one for the volume's protector is used (a .BEK file works too)\n"
     "  --output FILE where bitlocker unlock writes the decrypted volume (a new file,\n"
     "                or a block device)\n"
     "  --json        machine-readable output on stdout (keys documented in unloop(8))\n"
@@ -450,6 +456,7 @@ int main(int argc, char **argv)
         { "recovery-password", required_argument, NULL, 'P' },
         { "password", required_argument, NULL, 'W' },
         { "bek", required_argument, NULL, 'K' },
+        { "key-file", required_argument, NULL, 'F' },
         { "output", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -489,6 +496,7 @@ int main(int argc, char **argv)
         case 'P': o.recovery_password = optarg; break;
         case 'W': o.password = optarg; break;
         case 'K': o.bek = optarg; break;
+        case 'F': o.key_file = optarg; break;
         case 'o': o.output = optarg; break;
         case 'u': {
             uint64_t v = 0;

@@ -35,7 +35,7 @@ struct target {
     struct ul_blvol *bl;        /* BitLocker, unlocked: NTFS is inside it */
 };
 
-/* The BitLocker key of --recovery-password / --password / --bek, read once
+/* The BitLocker key of --recovery-password / --password / --bek / --key-file, read once
  * per command and wiped as soon as the volume is found (cli.h). */
 static struct cli_key key;
 
@@ -147,7 +147,7 @@ static int bitlocker_part(struct find_ctx *f, int n, uint64_t off, uint64_t len)
     f->saw_bitlocker = true;
     if (key.kind == CLI_KEY_NONE) {
         fprintf(stderr, "%s: partition %d is BitLocker-encrypted: give its key with "
-                "--recovery-password, --password or --bek; skipped\n", prog, n);
+                "--recovery-password, --password, --bek or --key-file; skipped\n", prog, n);
         return f->partno ? 1 : 0;
     }
     snprintf(name, sizeof(name), "%s partition %d", f->disk, n);
@@ -226,7 +226,7 @@ static int find_target_i(const char *disk, int partno, struct target *t)
             return EXIT_OK; /* a bare volume: the whole file (length 0) */
         if (t->probe.is_bitlocker && key.kind == CLI_KEY_NONE) {
             fprintf(stderr, "%s: %s is a BitLocker-encrypted volume: give its key with "
-                    "--recovery-password, --password or --bek, or use Safe Mode "
+                    "--recovery-password, --password, --bek or --key-file, or use Safe Mode "
                     "(unloop safe-mode on) instead\n", prog, disk);
             return EXIT_FAIL;
         }

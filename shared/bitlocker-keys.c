@@ -17,10 +17,15 @@
  *    resource has the properties id (the key ID shown on the recovery
  *    screen), key (the 48-digit password), deviceId, volumeType and
  *    createdDateTime (learn.microsoft.com/graph/api/resources/
- *    bitlockerrecoverykey); exports by script or portal name the columns
- *    after them ("Id"/"Key ID"/"KeyId", "Key"/"Recovery Key", "DeviceId"/
- *    "Device ID").  A row holds two GUIDs (key and device): again the
- *    column names decide.
+ *    bitlockerrecoverykey), so a script's Get-MgInformationProtection-
+ *    BitlockerRecoveryKey | Export-Csv has those columns.  The user-facing
+ *    pages call the ID "Key ID" (My Account, "View BitLocker Keys": "find
+ *    the Key ID that matches the Recovery Key ID" on the recovery screen)
+ *    and the password "Recovery key"; hand-made exports use such names
+ *    ("Key ID", "KeyId", "BitLocker Key ID", "Recovery Key", "Device ID").
+ *    No published column list of a portal download was found, so the
+ *    names are matched by pattern (classify()), not by a fixed list.  A row
+ *    holds two GUIDs (key and device): again the column names decide.
  *  - manage-bde -protectors -get, BitLocker's own "BitLocker Recovery Key
  *    {GUID}.TXT": localized labels, so only the structure counts: a GUID,
  *    then a 48-digit password before the next GUID.
@@ -217,7 +222,9 @@ static void scan_text(const char *s, size_t len, struct line_scan *ls)
 {
     size_t i = 0;
 
-    ul_memset(ls, 0, sizeof(*ls));
+    ls->n_guids = 0;
+    ls->n_runs = 0;
+    ls->last_set = false;
     while (i < len) {
         struct ul_guid g;
         if (is_hex(s[i]) && guid_at(s, len, i, &g)) {
@@ -531,6 +538,9 @@ static bool try_header(struct parser *p, const char *s, size_t len, uint32_t lin
     uint8_t cols[CSV_COLS];
     for (size_t i = 0; i < n; i++) {
         struct span v = field_value(s, f[i]);
+        /* Column names are short; a sentence with a comma is no header. */
+        if (v.end - v.start > 48)
+            return false;
         cols[i] = (uint8_t)classify(s + v.start, v.end - v.start);
         if (cols[i] == COL_PASSWORD && pw)
             cols[i] = COL_OTHER;        /* the first password column counts */
@@ -580,7 +590,9 @@ static void csv_record(struct parser *p, const char *s, size_t len, uint32_t lin
     static const uint8_t order[3] = { COL_ID_STRONG, COL_ID_WEAK, COL_OTHER };
     for (int o = 0; o < 3; o++) {
         struct line_scan acc, ls;
-        ul_memset(&acc, 0, sizeof(acc));
+        acc.n_guids = 0;
+        acc.n_runs = 0;
+        acc.last_set = false;
         for (size_t i = 0; i < n; i++) {
             uint8_t c = i < p->n_cols ? p->cols[i] : COL_OTHER;
             if (c != order[o])
@@ -640,14 +652,19 @@ static int parse(const void *data, size_t len, struct parser *p)
         if (!read_line(&r, buf, sizeof(buf), &n, &too_long))
             break;
         uint32_t line = r.line;
-        /* A CSV record may go on over several lines inside quotes. */
-        while (p->csv && !too_long && quotes_open(buf, n) && r.pos < r.len) {
+        /* A CSV record may go on over several lines inside quotes (the
+         * quote state follows each appended line, not the whole record
+         * again: no quadratic work on many short lines). */
+        bool open = p->csv && quotes_open(buf, n);
+        while (open && !too_long && r.pos < r.len) {
             if (n + 1 >= sizeof(buf)) {
                 too_long = true;
                 break;
             }
             buf[n++] = '\n';
+            size_t from = n;
             read_line(&r, buf, sizeof(buf), &n, &too_long);
+            open ^= quotes_open(buf + from, n - from);
         }
         if (too_long) {
             note(p, UL_BITLOCKER_KEYS_LINE_TOO_LONG, line, 0, UL_BITLOCKER_RP_OK, NULL);

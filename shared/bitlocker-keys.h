@@ -77,7 +77,8 @@ struct ul_bitlocker_keys_diag {
  * Called once per valid pair, in file order.  password is the canonical
  * "DDDDDD-...-DDDDDD" form (UL_BITLOCKER_RP_LEN characters) in a buffer the
  * parser wipes after the call: copy it if it is needed later.  line is the
- * pair's line (of the password).  Return 0 to go on; any other value stops
+ * password's line (the first line of its record when a quoted CSV field
+ * spans lines).  Return 0 to go on; any other value stops
  * the parse and is returned by ul_bitlocker_keys_parse().
  */
 typedef int (*ul_bitlocker_keys_cb)(void *arg, const struct ul_guid *id, const char *password,

@@ -11,6 +11,10 @@
     truncated images, an existing output: a clear error, exit 1, nothing
     written, the image unchanged;
   - the volume as a partition of a GPT disk image;
+  - --key-file for every image: Active Directory and Entra ID CSV exports,
+    manage-bde text in UTF-16LE, standard input, the .BEK file; a file with
+    other volumes' IDs only and one with a mistyped password for the right
+    ID (exit 1, the password never echoed), files that are no key file;
   - volumes derived from the real ones (metadata rewritten, CRCs resealed,
     dislocker-file as the oracle): one whose encryption was paused half way,
     and one with protection suspended (a clear key added).
@@ -508,6 +512,152 @@ def test_derived(tmp, conf):
     for p in (img, out, out + ".dislocker"):
         os.unlink(p) if os.path.exists(p) else None
 
+# ---------------------------------------------------------------- --key-file
+
+def key_files(conf_all, name):
+    """The key files of one image: its own entry among the other images'."""
+    mine = conf_all[name]
+    entries = [(c["RP_VMK_GUID"], c["RP"]) for n, c in conf_all.items() if n != name]
+    entries.insert(len(entries) // 2, (mine["RP_VMK_GUID"], mine["RP"]))
+    dev = "5e2c8a1f-0d4b-4c39-9a57-7b1e6f0c2d44"
+    # Active Directory: Get-ADObject ... msFVE-RecoveryInformation | Export-Csv
+    # (Windows PowerShell 5.1: a #TYPE line, every field quoted, CRLF, the
+    # object's own objectGUID beside the key ID).
+    ad = ['#TYPE Microsoft.ActiveDirectory.Management.ADObject',
+          '"DistinguishedName","msFVE-RecoveryPassword","Name","ObjectClass","ObjectGUID"']
+    for i, (g, rp) in enumerate(entries):
+        nm = "2024-07-1%dT08:12:33-00:00{%s}" % (i, g.upper())
+        ad.append('"CN=%s,CN=PC%02d,OU=Laptops,DC=corp,DC=example","%s","%s",'
+                  '"msFVE-RecoveryInformation","%08x-1111-4222-8333-444444444444"'
+                  % (nm, i, rp, nm, i))
+    ad = ("\r\n".join(ad) + "\r\n").encode()
+    # Entra ID / Intune: Graph's bitlockerRecoveryKey properties as columns,
+    # the device ID first; UTF-8 with a BOM.
+    entra = ["DeviceId,Id,CreatedDateTime,VolumeType,Key"]
+    for g, rp in entries:
+        entra.append("%s,%s,2024-07-19T08:12:33Z,1,%s" % (dev, g, rp))
+    entra = ("\ufeff" + "\n".join(entra) + "\n").encode("utf-8")
+    # manage-bde -protectors -get C: > keys.txt in PowerShell: UTF-16LE + BOM,
+    # German labels.
+    mb = ["Volume C: [Betriebssystem]", "Alle Schl\u00fcsselschutzvorrichtungen", "",
+          "    TPM:", "      ID: {11111111-2222-3333-4444-555555555555}", "",
+          "    Numerisches Kennwort:", "      ID: {%s}" % mine["RP_VMK_GUID"].upper(),
+          "      Kennwort:", "        " + mine["RP"], ""]
+    manage_bde = b"\xff\xfe" + "\r\n".join(mb).encode("utf-16-le")
+    others = "\n".join("%s %s" % e for e in entries if e[0] != mine["RP_VMK_GUID"]) + "\n"
+    groups = mine["RP"].split("-")
+    bad = "-".join(groups[:2] + [groups[2][:5] + str((int(groups[2][5]) + 1) % 10)] + groups[3:])
+    malformed = "{%s}\t%s\n" % (mine["RP_VMK_GUID"], bad)
+    return ad, entra, manage_bde, others.encode(), malformed.encode(), bad
+
+
+def test_key_file(tmp, name, conf_all):
+    conf = conf_all[name]
+    img = unpack(name, tmp)
+    want = conf["SHA256SUM"]
+    ad, entra, manage_bde, others, malformed, bad = key_files(conf_all, name)
+    secrets = [conf["RP"], bad] + conf["RP"].split("-")
+    out = os.path.join(tmp, name + ".kf")
+
+    def run(what, data, stdin=False):
+        path = os.path.join(tmp, name + "." + what.replace(" ", "-") + ".keys")
+        with open(path, "wb") as f:
+            f.write(data)
+        if os.path.exists(out):
+            os.unlink(out)
+        if stdin:
+            r = subprocess.run([CLI, "--json", "bitlocker", "unlock", img, "--key-file", "-",
+                                "--output", out], capture_output=True, input=data)
+            r.stdout, r.stderr = r.stdout.decode(), r.stderr.decode()
+            try:
+                r.json = json.loads(r.stdout) if r.stdout.strip() else None
+            except ValueError:
+                r.json = None
+            return r
+        return cli("--json", "bitlocker", "unlock", img, "--key-file", path, "--output", out)
+
+    for what, data, stdin in (("AD CSV", ad, False), ("Entra CSV", entra, False),
+                              ("manage-bde UTF-16LE", manage_bde, False),
+                              ("Entra CSV on stdin", entra, True)):
+        r = run(what, data, stdin)
+        ok(name + ": --key-file %s: exit 0, the recovery-password protector" % what,
+           r.returncode == 0 and r.json and r.json["protector_guid"] == conf["RP_VMK_GUID"],
+           (r.returncode, r.stdout, r.stderr))
+        got = sha(out) if os.path.exists(out) else None
+        ok(name + ": --key-file %s: SHA-256 = SHA256SUM" % what, got == want, got)
+        ok(name + ": --key-file %s: no password in any output" % what,
+           not any(x in r.stdout or x in r.stderr for x in secrets))
+        if stdin:
+            break   # one stdin case per image is enough
+
+    r = run("others", others)
+    ok(name + ": --key-file with other volumes' IDs only: exit 1, names the volume's "
+       "protector ID, nothing written",
+       r.returncode == 1 and conf["RP_VMK_GUID"] in r.stderr
+       and "no recovery password for this volume" in r.stderr and not os.path.exists(out),
+       (r.returncode, r.stderr))
+    ok(name + ": --key-file with other volumes' IDs only: no password in any output",
+       not any(x in r.stdout or x in r.stderr for x in secrets)
+       and not any(c["RP"] in r.stderr for c in conf_all.values()))
+
+    r = run("malformed", malformed)
+    ok(name + ": --key-file, the right ID with a mistyped password: exit 1, line and group",
+       r.returncode == 1 and "line 1" in r.stderr and "group 3" in r.stderr
+       and conf["RP_VMK_GUID"] in r.stderr and not os.path.exists(out),
+       (r.returncode, r.stderr))
+    ok(name + ": --key-file, mistyped password: never echoed (stdout, stderr)",
+       not any(x in r.stdout or x in r.stderr for x in secrets), r.stderr)
+
+    if conf.get("SK_VMK_GUID"):
+        r = cli("--json", "bitlocker", "unlock", img, "--key-file", bek_file(), "--output", out)
+        ok(name + ": --key-file with the .BEK file: its startup-key protector",
+           r.returncode == 0 and r.json and r.json["protector_guid"] == conf["SK_VMK_GUID"]
+           and sha(out) == want, (r.returncode, r.stderr))
+    if os.path.exists(out):
+        os.unlink(out)
+
+
+def test_key_file_errors(tmp, conf):
+    img = unpack("bitlk-aes-xts-128", tmp)
+    out = os.path.join(tmp, "kferr.out")
+    junk = os.path.join(tmp, "junk.keys")
+    with open(junk, "wb") as f:
+        f.write(os.urandom(3000).replace(b"\0", b"x"))
+    r = cli("bitlocker", "unlock", img, "--key-file", junk, "--output", out)
+    ok("--key-file not a key file: exit 1, says what it expected",
+       r.returncode == 1 and "holds no BitLocker recovery password" in r.stderr
+       and not os.path.exists(out), r.stderr)
+    big = os.path.join(tmp, "big.keys")
+    with open(big, "wb") as f:
+        f.write(b"x" * ((1 << 20) + 1))
+    r = cli("bitlocker", "unlock", img, "--key-file", big, "--output", out)
+    ok("--key-file larger than 1 MiB: exit 1, says so", r.returncode == 1 and
+       "larger than" in r.stderr, r.stderr)
+    r = cli("bitlocker", "unlock", img, "--key-file", os.path.join(tmp, "missing"),
+            "--output", out)
+    ok("--key-file missing: exit 1", r.returncode == 1 and "cannot open" in r.stderr, r.stderr)
+    r = cli("bitlocker", "unlock", img, "--key-file", junk, "--bek", bek_file(), "--output", out)
+    ok("--key-file with --bek: usage error (2)", r.returncode == 2, r.stderr)
+    r = cli("bitlocker", "info", img, "--key-file", junk)
+    ok("bitlocker info --key-file: usage error (2)", r.returncode == 2, r.stderr)
+    r = cli("scan", img, "--key-file", junk)
+    ok("scan --key-file not a key file: exit 1 before the volume is read",
+       r.returncode == 1 and "holds no BitLocker recovery password" in r.stderr, r.stderr)
+    other = os.path.join(tmp, "other.keys")
+    with open(other, "w") as f:
+        f.write("3fd763f9-74c7-4e90-8fa2-1f6a2e2b4e0c "
+                "042647-302313-590458-071500-554323-116567-412181-516978\n")
+    r = cli("scan", img, "--key-file", other)
+    ok("scan --key-file for another volume: exit 1, names this volume's protector",
+       r.returncode == 1 and conf["RP_VMK_GUID"] in r.stderr, r.stderr)
+    right = os.path.join(tmp, "right.keys")
+    with open(right, "w") as f:
+        f.write("%s %s\n" % (conf["RP_VMK_GUID"], conf["RP"]))
+    r = cli("scan", img, "--key-file", right)
+    ok("scan --key-file with this volume's entry: unlocks it (the test volume inside is "
+       "not NTFS, and scan says so)", "not NTFS" in r.stderr and "key file" not in r.stderr
+       and conf["RP"] not in r.stderr, r.stderr)
+
 
 def perf(tmp, conf):
     img = unpack("bitlk-aes-xts-128", tmp)
@@ -532,6 +682,8 @@ def main():
     try:
         for name in conf:
             test_image(tmp, name, conf[name])
+            test_key_file(tmp, name, conf)
+        test_key_file_errors(tmp, conf["bitlk-aes-xts-128"])
         test_wrong_and_malformed(tmp, conf["bitlk-aes-xts-128"])
         test_damaged(tmp, conf["bitlk-aes-xts-128-startup-key"])
         test_partition(tmp, conf["bitlk-aes-xts-128-startup-key"])

@@ -54,6 +54,16 @@ fuzz_ldlibs_bitlocker := -lmbedcrypto
 # A header, a flags byte and one 64 KiB metadata area.
 fuzz_max_len_bitlocker := 66049
 
+# bitlocker-keys: key files (CSV, manage-bde text, .TXT, UTF-16), find, and
+# the bytes typed into the recovery-password prompt.
+FUZZ_NAMES += bitlocker-keys
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-bitlocker-keys
+fuzz_src_bitlocker-keys := tests/fuzz/fuzz-bitlocker-keys.c shared/bitlocker-keys.c \
+	shared/bitlocker.c shared/gpt.c shared/crc32.c shared/string-util.c
+fuzz_ldlibs_bitlocker-keys := -lmbedcrypto
+# A few lines past the 4 KiB line buffer.
+fuzz_max_len_bitlocker-keys := 16384
+
 FUZZ_HDR := $(wildcard shared/*.h) tests/unit/fake-volume.h
 
 define fuzz_rule

@@ -19,6 +19,7 @@ UNIT_NAMES += gpt
 UNIT_NAMES += rules
 UNIT_NAMES += quarantine preboot-quarantine
 UNIT_NAMES += bitlocker
+UNIT_NAMES += bitlocker-keys
 UNIT_TESTS := $(addprefix $(UNIT_BIN_DIR)/test-,$(UNIT_NAMES))
 
 # Shared sources per test (besides tests/unit/test-NAME.c and fake-volume.c).
@@ -48,6 +49,8 @@ unit_shared_bitlocker   := bitlocker.c bitlocker-unlock.c bitlocker-keys.c log.c
 	crc32.c string-util.c
 # Libraries a test needs besides cmocka (BitLocker: Debian's libmbedtls).
 unit_ldlibs_bitlocker   := -lmbedcrypto
+unit_shared_bitlocker-keys := bitlocker-keys.c bitlocker.c gpt.c crc32.c string-util.c
+unit_ldlibs_bitlocker-keys := -lmbedcrypto
 
 unit_objs = $(UNIT_OBJ_DIR)/tests/unit/test-$(1).o $(UNIT_OBJ_DIR)/tests/unit/fake-volume.o \
 	$(addprefix $(UNIT_OBJ_DIR)/shared/,$(unit_shared_$(1):.c=.o))
