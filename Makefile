@@ -20,7 +20,7 @@ setup:
 	@mkdir -p $(B) && touch $(SETUP_STAMP)
 
 SHARED_SRC := $(addprefix shared/,string-util.c time-util.c crc32.c boot-state.c config.c rules.c \
-	log.c decide.c menu.c run.c regf.c regf-log.c bcd.c bcd-store.c gpt.c journal.c quarantine.c \
+	log.c decide.c menu.c run.c regf.c regf-log.c bcd.c bcd-store.c gpt.c journal.c quarantine.c json-out.c \
 	bitlocker-keys.c bitlocker-unlock.c)
 SHARED_HDR := $(wildcard shared/*.h shared/ntfs/*.h)
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A minimal streaming JSON writer for --json output. */
+/* --json output: shared/json-out.h's writer on a FILE. */
 #ifndef UL_JSON_H
 #define UL_JSON_H
 
@@ -7,10 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../shared/json-out.h"
+
 struct json {
     FILE *f;
-    int depth;
-    bool need_comma[16];
+    struct ul_json w;
 };
 
 void json_init(struct json *j, FILE *f);

@@ -26,6 +26,8 @@ void ul_config_defaults(struct ul_config *cfg)
     ul_strlcpy(cfg->volume.key_dir, UL_KEY_DIR, sizeof(cfg->volume.key_dir));
     cfg->volume.key_prompt = true;
     cfg->volume.prompt_timeout = 30;
+    cfg->script.fallback = UL_ACTION_CONTINUE;
+    cfg->script.then = UL_THEN_REBOOT;
 }
 
 static const char *const action_names[UL_ACTION__MAX] = {
@@ -38,12 +40,24 @@ static const char *const action_names[UL_ACTION__MAX] = {
     [UL_ACTION_RESTORE] = "restore",
     [UL_ACTION_SHOW_LOG] = "show-log",
     [UL_ACTION_REBOOT] = "reboot",
+    [UL_ACTION_SAFE_MODE_OFF] = "safe-mode-off",
     [UL_ACTION_FIRMWARE_SETUP] = "firmware-setup",
 };
 
 const char *ul_action_name(enum ul_action a)
 {
     return (unsigned)a < UL_ACTION__MAX ? action_names[a] : "unknown";
+}
+
+const char *ul_mode_name(enum ul_mode m)
+{
+    return m == UL_MODE_INSTALLED ? "installed" : m == UL_MODE_RESCUE ? "rescue" : "auto";
+}
+
+const char *ul_then_name(enum ul_script_then t)
+{
+    static const char *const n[] = { "reboot", "poweroff", "boot", "menu" };
+    return (unsigned)t < 4 ? n[t] : "reboot";
 }
 
 const char *ul_handoff_name(enum ul_handoff h)
@@ -204,6 +218,17 @@ static void set_key(struct ul_config *cfg, struct ul_diags *d, uint32_t ln, cons
         diag(d, ln, false, "log_level: unknown level '%s'; using the default", qv);
         return;
     }
+    if (eq(k, klen, "mode")) {
+        if (eq(v, vlen, "auto"))
+            cfg->mode = UL_MODE_AUTO;
+        else if (eq(v, vlen, "installed"))
+            cfg->mode = UL_MODE_INSTALLED;
+        else if (eq(v, vlen, "rescue"))
+            cfg->mode = UL_MODE_RESCUE;
+        else
+            diag(d, ln, false, "mode: '%s' is not auto|installed|rescue; using auto", qv);
+        return;
+    }
     if (eq(k, klen, "loader")) {
         char path[UL_LOADER_MAX];
         if (parse_esp_path(d, ln, "loader", v, vlen, qv, path, sizeof(path)) == 0)
@@ -220,6 +245,7 @@ enum section {
     SEC_RULE,
     SEC_QUARANTINE,
     SEC_BITLOCKER,
+    SEC_SCRIPT,
     SEC_IGNORED, /* unknown or broken header: keys are skipped */
 };
 
@@ -298,6 +324,11 @@ static void start_section(struct parser *ps, uint32_t ln, const char *name, size
     }
     if (eq(name, nlen, "bitlocker")) {
         ps->sec = SEC_BITLOCKER;
+        return;
+    }
+    if (eq(name, nlen, "script")) {
+        ps->sec = SEC_SCRIPT;
+        ps->cfg->script.present = true;
         return;
     }
     ps->sec = SEC_IGNORED;
@@ -593,6 +624,112 @@ static void set_bitlocker_key(struct parser *ps, uint32_t ln, const char *k, siz
     diag(ps->d, ln, false, "unknown key '%s' in [bitlocker] (ignored)", qk);
 }
 
+/* A [script] action name; -1 if unknown. */
+static int script_action(const char *v, size_t vlen)
+{
+    static const enum ul_action ok[] = { UL_ACTION_QUARANTINE, UL_ACTION_QUARANTINE_WIDE,
+                                         UL_ACTION_RESTORE, UL_ACTION_SAFE_MODE,
+                                         UL_ACTION_SAFE_MODE_NETWORK, UL_ACTION_SAFE_MODE_OFF };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (eq(v, vlen, action_names[ok[i]]))
+            return (int)ok[i];
+    return -1;
+}
+
+static void set_script_key(struct parser *ps, uint32_t ln, const char *k, size_t klen,
+                           const char *v, size_t vlen)
+{
+    struct ul_script *sc = &ps->cfg->script;
+    char qv[48], qk[40];
+    quote(qv, sizeof(qv), v, vlen);
+    quote(qk, sizeof(qk), k, klen);
+    uint32_t before = ps->d->errors;
+
+    if (eq(k, klen, "actions")) {
+        sc->n_actions = 0;
+        while (vlen) {
+            size_t n = 0;
+            while (n < vlen && v[n] != ',')
+                n++;
+            const char *a = v;
+            size_t alen = n;
+            trim(&a, &alen);
+            int act = script_action(a, alen);
+            char qa[40];
+            quote(qa, sizeof(qa), a, alen);
+            if (act < 0) {
+                diag(ps->d, ln, false, "actions: '%s' is not quarantine|quarantine-wide|restore|"
+                     "safe-mode|safe-mode-network|safe-mode-off", qa);
+            } else if (sc->n_actions == UL_SCRIPT_MAX_ACTIONS) {
+                diag(ps->d, ln, false, "actions: at most %u", UL_SCRIPT_MAX_ACTIONS);
+            } else {
+                sc->actions[sc->n_actions++] = (enum ul_action)act;
+            }
+            v += n < vlen ? n + 1 : n;
+            vlen -= n < vlen ? n + 1 : n;
+        }
+        if (!sc->n_actions && ps->d->errors == before)
+            diag(ps->d, ln, false, "actions: none given");
+    } else if (eq(k, klen, "fallback")) {
+        int act = eq(v, vlen, "none") ? (int)UL_ACTION_CONTINUE : script_action(v, vlen);
+        if (act < 0)
+            diag(ps->d, ln, false, "fallback: '%s' is not none or an action", qv);
+        else
+            sc->fallback = (enum ul_action)act;
+    } else if (eq(k, klen, "rule")) {
+        bool ok = vlen > 0 && vlen < sizeof(sc->rule);
+        for (size_t i = 0; ok && i < vlen; i++)
+            ok = name_char(v[i]);
+        if (!ok) {
+            diag(ps->d, ln, false, "rule: '%s' is not a rule name", qv);
+        } else {
+            ul_memcpy(sc->rule, v, vlen);
+            sc->rule[vlen] = 0;
+        }
+    } else if (eq(k, klen, "select")) {
+        uint32_t n;
+        if (eq(v, vlen, "first")) {
+            sc->select = UL_SELECT_FIRST;
+        } else if (eq(v, vlen, "all")) {
+            sc->select = UL_SELECT_ALL;
+        } else if (vlen > 5 && ul_strncasecmp(v, "disk ", 5) == 0 &&
+                   ul_parse_u32(v + 5, vlen - 5, &n) == 0 && n >= 1 && n <= 64) {
+            sc->select = UL_SELECT_DISK;
+            sc->select_disk = n;
+        } else if (vlen > 6 && vlen - 6 < sizeof(sc->select_label) &&
+                   ul_strncasecmp(v, "label ", 6) == 0) {
+            sc->select = UL_SELECT_LABEL;
+            ul_memcpy(sc->select_label, v + 6, vlen - 6);
+            sc->select_label[vlen - 6] = 0;
+        } else {
+            diag(ps->d, ln, false, "select: '%s' is not first|all|disk N|label NAME", qv);
+        }
+    } else if (eq(k, klen, "key_file")) {
+        char path[UL_LOADER_MAX];
+        if (parse_esp_path(ps->d, ln, "key_file", v, vlen, qv, path, sizeof(path)) == 0)
+            ul_strlcpy(sc->key_file, path, sizeof(sc->key_file));
+    } else if (eq(k, klen, "then")) {
+        if (eq(v, vlen, "reboot"))
+            sc->then = UL_THEN_REBOOT;
+        else if (eq(v, vlen, "poweroff"))
+            sc->then = UL_THEN_POWEROFF;
+        else if (eq(v, vlen, "boot"))
+            sc->then = UL_THEN_BOOT;
+        else if (eq(v, vlen, "menu"))
+            sc->then = UL_THEN_MENU;
+        else
+            diag(ps->d, ln, false, "then: '%s' is not reboot|poweroff|boot|menu", qv);
+    } else {
+        diag(ps->d, ln, false, "unknown key '%s' in [script]", qk);
+    }
+    /* Half a script could do what its author did not mean: any error stops it. */
+    if (ps->d->errors != before) {
+        if (!sc->errors)
+            sc->first_error_line = ln;
+        sc->errors++;
+    }
+}
+
 uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
                          struct ul_diags *diags)
 {
@@ -687,6 +824,9 @@ uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
             break;
         case SEC_BITLOCKER:
             set_bitlocker_key(&ps, ln, k, klen, v, vlen);
+            break;
+        case SEC_SCRIPT:
+            set_script_key(&ps, ln, k, klen, v, vlen);
             break;
         case SEC_IGNORED:
             break;

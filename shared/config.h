@@ -14,6 +14,10 @@
  *   handoff = chainload    # chainload|bootnext|auto
  *   log_level = info       # error|warning|notice|info|debug
  *   log_size = 64          # KiB kept in \EFI\unloop\log before rotating
+ *   mode = auto            # auto|installed|rescue: rescue = a recovery stick or a
+ *                          # network boot that fixes the machine's Windows
+ *                          # (auto: rescue when started from removable media or
+ *                          # over the network)
  *
  *   [rule NAME]            # a built-in name (crowdstrike-channel,
  *                          # vendor-drivers) changes that rule; a new one adds
@@ -48,6 +52,20 @@
  * With no key (a TPM-only protector and nothing above) quarantine is skipped
  * and the ladder goes on to Safe Mode, which needs no key.
  *
+ *   [script]               # rescue mode only: run with no keypress (issue #6)
+ *   actions = quarantine   # quarantine|quarantine-wide|restore|safe-mode|
+ *                          # safe-mode-network|safe-mode-off, in order, ',' between;
+ *                          # each runs only while the machine is not yet fixed
+ *   fallback = safe-mode   # when the actions fixed nothing (none|safe-mode|...)
+ *   rule = NAME            # quarantine with this rule only (default: every rule)
+ *   select = first         # first|all|disk N|label NAME: which installation(s)
+ *   key_file = \keys\bitlocker.csv  # BitLocker key file (default: the [bitlocker]
+ *                          # keys folder)
+ *   then = reboot          # reboot|poweroff|boot (start that Windows)|menu
+ *
+ * A [script] with any error is not run at all: the report and the screen
+ * say why, and nothing is changed on the machine.
+ *
  * In a rule the file adds, any problem disables that rule (a rule only
  * half understood could quarantine more than its author meant); a new rule
  * without a path is dropped.  In a built-in rule the key keeps its value.
@@ -77,6 +95,7 @@ enum ul_action {
     UL_ACTION_SHOW_LOG,
     UL_ACTION_REBOOT,
     UL_ACTION_FIRMWARE_SETUP,
+    UL_ACTION_SAFE_MODE_OFF,       /* rescue mode: clear safeboot (issue #6) */
     UL_ACTION__MAX,
 };
 
@@ -104,6 +123,44 @@ struct ul_volume_policy {
     uint32_t prompt_timeout;            /* seconds, default 30 */
 };
 
+enum ul_mode {
+    UL_MODE_AUTO = 0,
+    UL_MODE_INSTALLED,
+    UL_MODE_RESCUE,
+};
+
+#define UL_SCRIPT_MAX_ACTIONS 6
+
+enum ul_script_then {
+    UL_THEN_REBOOT = 0,
+    UL_THEN_POWEROFF,
+    UL_THEN_BOOT,
+    UL_THEN_MENU,
+};
+
+enum ul_select {
+    UL_SELECT_FIRST = 0,
+    UL_SELECT_ALL,
+    UL_SELECT_DISK,
+    UL_SELECT_LABEL,
+};
+
+/* [script]: the unattended run of rescue mode. */
+struct ul_script {
+    bool present;               /* the section exists */
+    uint32_t errors;            /* lines of it that were refused: then it does not run */
+    uint32_t first_error_line;
+    enum ul_action actions[UL_SCRIPT_MAX_ACTIONS];  /* UL_ACTION_SAFE_MODE_OFF for off */
+    uint32_t n_actions;
+    enum ul_action fallback;    /* UL_ACTION_CONTINUE = none */
+    char rule[UL_RULE_NAME_MAX];    /* "" = every rule */
+    enum ul_select select;
+    uint32_t select_disk;       /* UL_SELECT_DISK: 1-based, as listed */
+    char select_label[64];      /* UL_SELECT_LABEL */
+    char key_file[UL_LOADER_MAX];   /* "" = the [bitlocker] keys folder */
+    enum ul_script_then then;
+};
+
 struct ul_config {
     uint32_t threshold;
     uint32_t menu_timeout;
@@ -115,6 +172,8 @@ struct ul_config {
     uint32_t log_size_kib;
     struct ul_rules rules;       /* quarantine rules, ul_rules_defaults() */
     struct ul_volume_policy volume;
+    enum ul_mode mode;
+    struct ul_script script;
 };
 
 #define UL_CONFIG_MAX_DIAGS 16
@@ -144,5 +203,7 @@ uint32_t ul_config_parse(const char *text, size_t len, struct ul_config *cfg,
 
 const char *ul_action_name(enum ul_action a);
 const char *ul_handoff_name(enum ul_handoff h);
+const char *ul_mode_name(enum ul_mode m);
+const char *ul_then_name(enum ul_script_then t);
 
 #endif

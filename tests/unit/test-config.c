@@ -659,6 +659,48 @@ static void test_bitlocker_keys(void **state)
     expect_one_error("loader = bootmgfw.efi\n", 1, "loader", "absolute");
 }
 
+static void test_script(void **state)
+{
+    (void)state;
+    assert_false(defaults.script.present);
+    assert_int_equal(defaults.mode, UL_MODE_AUTO);
+    assert_int_equal(defaults.script.then, UL_THEN_REBOOT);
+    assert_int_equal(defaults.script.fallback, UL_ACTION_CONTINUE);
+
+    expect_clean("mode = rescue\n[script]\nactions = quarantine, safe-mode-off\n"
+                 "fallback = safe-mode\nrule = crowdstrike-channel\nselect = disk 2\n"
+                 "key_file = /keys/bitlocker.csv\nthen = poweroff\n");
+    assert_int_equal(cfg.mode, UL_MODE_RESCUE);
+    assert_true(cfg.script.present);
+    assert_int_equal(cfg.script.errors, 0);
+    assert_int_equal(cfg.script.n_actions, 2);
+    assert_int_equal(cfg.script.actions[0], UL_ACTION_QUARANTINE);
+    assert_int_equal(cfg.script.actions[1], UL_ACTION_SAFE_MODE_OFF);
+    assert_int_equal(cfg.script.fallback, UL_ACTION_SAFE_MODE);
+    assert_string_equal(cfg.script.rule, "crowdstrike-channel");
+    assert_int_equal(cfg.script.select, UL_SELECT_DISK);
+    assert_int_equal(cfg.script.select_disk, 2);
+    assert_string_equal(cfg.script.key_file, "\\keys\\bitlocker.csv");
+    assert_int_equal(cfg.script.then, UL_THEN_POWEROFF);
+
+    expect_clean("[script]\nselect = label OS disk\nthen = boot\nfallback = none\n");
+    assert_int_equal(cfg.script.select, UL_SELECT_LABEL);
+    assert_string_equal(cfg.script.select_label, "OS disk");
+
+    /* Any bad line marks the script broken, with the first bad line. */
+    expect_one_error("[script]\nactions = quarantine\nactions = quarantine, format-c\n", 3,
+                     "actions", "format-c");
+    assert_int_equal(cfg.script.errors, 1);
+    assert_int_equal(cfg.script.first_error_line, 3);
+    expect_one_error("[script]\nthen = explode\n", 2, "then", "explode");
+    assert_int_equal(cfg.script.errors, 1);
+    expect_one_error("[script]\nselect = disk 0\n", 2, "select", "disk 0");
+    expect_one_error("[script]\nrule = a/b\n", 2, "rule", "a/b");
+    expect_one_error("[script]\nwipe = yes\n", 2, "unknown key", "wipe");
+    assert_int_equal(cfg.script.errors, 1);
+    expect_one_error("mode = usb\n", 1, "mode", "usb");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -680,6 +722,7 @@ int main(void)
         T(test_messages_quote_values_safely),
         T(test_volume_policy),
         T(test_bitlocker_keys),
+        T(test_script),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
