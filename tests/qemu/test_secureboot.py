@@ -7,8 +7,9 @@ OVMF_VARS_4M.snakeoil.fd: Secure Boot on, PK/KEK/db holding the snakeoil
 test certificate. unloop.efi and the stand-in Windows Boot Manager are signed
 with its key by `make sign` (efi/sign.mk). The tests prove that
   - the signed unloop.efi runs and chain-loads a signed loader;
-  - an unsigned, and a signed-then-tampered, unloop.efi are refused by the
-    firmware: nothing of unloop runs, nothing on the ESP changes;
+  - an unsigned unloop.efi, a signed-then-tampered one and one signed with a
+    key that is not in db are refused by the firmware: nothing of unloop runs,
+    nothing on the ESP changes;
   - a signed unloop.efi asked to chain-load an unsigned loader gets the
     firmware's refusal from LoadImage, says so on screen and in its log, and
     returns to the firmware: it never starts the loader itself.
@@ -37,6 +38,9 @@ SIGNED = os.path.join(harness.BUILD, "unloop.signed.efi")
 STUB = os.path.join(harness.BUILD, "stub-loader.efi")
 STUB_SIGNED = os.path.join(harness.BUILD, "stub-loader.signed.efi")
 TAMPERED = os.path.join(OUT, "unloop.tampered.efi")
+OTHER_KEY = os.path.join(OUT, "other.key")        # a key the firmware does not trust
+OTHER_CERT = os.path.join(OUT, "other.pem")
+OTHER_SIGNED = os.path.join(OUT, "unloop.other-key.efi")
 
 BOOTX64 = "\\EFI\\BOOT\\BOOTX64.EFI"
 UNLOOP_ESP = "\\EFI\\unloop\\unloop.efi"
@@ -105,6 +109,11 @@ def setup():
     data[off + size // 2] ^= 0x01          # one bit of code, after signing
     with open(TAMPERED, "wb") as f:
         f.write(data)
+    subprocess.run(["openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-subj", "/CN=not in db", "-days", "2", "-keyout", OTHER_KEY,
+                    "-out", OTHER_CERT], check=True, capture_output=True)
+    subprocess.run(["sbsign", "--key", OTHER_KEY, "--cert", OTHER_CERT, "--output",
+                    OTHER_SIGNED, UNLOOP], check=True, capture_output=True)
     harness.build_image(BASE, loader=SIGNED, stub=STUB_SIGNED)
 
 
@@ -158,6 +167,14 @@ def test_tampered_unloop_refused(m):
     longer matches the signature and the firmware refuses it."""
     check(not sbverify(TAMPERED), "sbverify accepts the tampered image")
     put_unloop(m, TAMPERED)
+    refused_by_firmware(m)
+
+
+def test_other_key_unloop_refused(m):
+    """unloop.efi signed by a key whose certificate is not in db (what anyone can
+    make): the firmware refuses it."""
+    check(not sbverify(OTHER_SIGNED), "sbverify --cert snakeoil accepts the other key")
+    put_unloop(m, OTHER_SIGNED)
     refused_by_firmware(m)
 
 
