@@ -9,10 +9,11 @@
 # (`make build/stub-loader.signed.efi KEY=... CERT=...`; the Secure Boot
 # tests sign their stand-in Windows Boot Manager that way).
 #
-# KEY is the PEM private key whose certificate CERT (PEM) the firmware trusts:
-# a certificate you enrolled in db (README, "Secure Boot"). An encrypted KEY makes sbsign ask for the
-# passphrase on the terminal, unless KEY_PASS_FILE names a file holding it:
-# then openssl decrypts the key into a pipe, never into a file.
+# KEY is the PEM private key whose certificate CERT (PEM) the firmware
+# trusts: one you enrolled in db (README, "Secure Boot"). An encrypted KEY
+# makes sbsign ask for the passphrase on the terminal, unless KEY_PASS_FILE
+# names a file holding it: then openssl decrypts the key into a pipe, never
+# into a file.
 # SBSIGN_FLAGS goes to sbsign as is (e.g. --engine pkcs11 for a key in an
 # HSM, --addcert for intermediate certificates).
 # The unsigned build/unloop.efi stays as it is; the signed copy is made
