@@ -80,6 +80,7 @@ include efi/ntfs.mk
 include shared/ntfs/replay.mk
 # mbedTLS from Debian's source package, for shared/bitlocker.c (efi/mbedtls.mk).
 include efi/mbedtls.mk
+include efi/sign.mk
 EFI_NTFS_LINK := $(EFI_NTFS_GLUE_OBJ) $(REPLAY_EFI_OBJ) $(NTFS_B)/libntfs-3g.a $(NTFS_B)/libulibc.a
 # BitLocker: our object, then mbedTLS; libulibc.a (calloc, free, strcmp) after both.
 EFI_BITLOCKER_LINK := $(EFI_BITLOCKER_OBJ) $(MBEDTLS_EFI_LIB)

@@ -6,6 +6,19 @@
 
 static EFI_GUID dp_guid = DEVICE_PATH_PROTOCOL;
 static EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
+static EFI_GUID global_guid = EFI_GLOBAL_VARIABLE;
+
+/* The SecureBoot variable (UEFI spec 3.3): 1 when the firmware enforces
+ * image signatures. Read only, to word the refusal; nothing here decides
+ * whether an image may run: that is the firmware's alone. */
+static BOOLEAN secure_boot_enabled(void)
+{
+    UINT8 v = 0;
+    UINTN size = sizeof(v);
+    UINT32 attrs;
+    EFI_STATUS st = RT->GetVariable(L"SecureBoot", &global_guid, &attrs, &size, &v);
+    return !EFI_ERROR(st) && size == sizeof(v) && v == 1;
+}
 
 static UINTN dp_size(EFI_DEVICE_PATH *dp)
 {
@@ -70,11 +83,23 @@ EFI_STATUS ul_efi_chainload(EFI_HANDLE self, EFI_HANDLE device, const char *path
     if (EFI_ERROR(st)) {
         if (st == EFI_NOT_FOUND)
             ul_logf(log, UL_LOG_ERROR, "the OS loader %s is not on this ESP", path);
-        else if (st == EFI_SECURITY_VIOLATION || st == EFI_ACCESS_DENIED)
-            ul_logf(log, UL_LOG_ERROR,
-                    "the firmware refused to load %s (%s): Secure Boot does not trust it",
-                    path, ul_efi_status_name(st));
-        else
+        else if (st == EFI_SECURITY_VIOLATION || st == EFI_ACCESS_DENIED) {
+            /* LoadImage: EFI_SECURITY_VIOLATION = loaded but must not be
+             * started, EFI_ACCESS_DENIED = not loaded, both by platform
+             * policy (UEFI spec 7.4). unloop never verifies or starts such
+             * an image itself: no shim-style bypass. */
+            if (secure_boot_enabled())
+                ul_logf(log, UL_LOG_ERROR,
+                        "Secure Boot refused %s: its signature is not trusted by this "
+                        "firmware (%s)", path, ul_efi_status_name(st));
+            else
+                ul_logf(log, UL_LOG_ERROR,
+                        "the firmware's security policy refused %s (%s)", path,
+                        ul_efi_status_name(st));
+            ul_logf(log, UL_LOG_NOTICE,
+                    "unloop does not bypass Secure Boot: the loader must be signed by a key "
+                    "in the firmware's db");
+        } else
             ul_logf(log, UL_LOG_ERROR, "cannot load %s: %s", path, ul_efi_status_name(st));
         /* After EFI_SECURITY_VIOLATION the image is loaded but may not be
          * started: unload it (UEFI spec, LoadImage). */

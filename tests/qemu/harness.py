@@ -19,6 +19,19 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(TOP, "build")
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+# Firmware of a Machine: code, variable-store template (copied per machine),
+# -machine value and extra QEMU arguments.
+FIRMWARE = {"code": OVMF_CODE, "vars": OVMF_VARS, "machine": "q35", "args": []}
+# Secure Boot (DESIGN §9): Debian's OVMF with PK, KEK and db holding the
+# snakeoil test certificate (key: SNAKEOIL_KEY, passphrase "snakeoil"). The
+# SMM build keeps the variable store out of the guest's reach, so QEMU must
+# give it SMM and a secure pflash.
+SECURE_BOOT = {"code": "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd",
+               "vars": "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd",
+               "machine": "q35,smm=on",
+               "args": ["-global", "driver=cfi.pflash01,property=secure,value=on"]}
+SNAKEOIL_KEY = "/usr/share/ovmf/PkKek-1-snakeoil.key"
+SNAKEOIL_CERT = "/usr/share/ovmf/PkKek-1-snakeoil.pem"
 STUB_EXIT = 33          # (0x10 << 1) | 1, see tests/stub-loader
 STUB_MARKER = "STUB-LOADER: Windows Boot Manager stand-in reached"
 CLI = os.path.join(BUILD, "unloop")
@@ -62,7 +75,8 @@ class Boot:
 class Machine:
     """A private copy of a test machine image and its NVRAM."""
 
-    def __init__(self, base_image, workdir=None):
+    def __init__(self, base_image, workdir=None, firmware=None):
+        self.firmware = firmware or FIRMWARE
         self.dir = workdir or tempfile.mkdtemp(prefix="unloop-vm-", dir=BUILD)
         os.makedirs(self.dir, exist_ok=True)
         self.disk = os.path.join(self.dir, "disk.img")
@@ -74,7 +88,7 @@ class Machine:
                 if k:
                     self.layout[k] = int(v)
         self.vars = os.path.join(self.dir, "vars.fd")
-        shutil.copy(OVMF_VARS, self.vars)
+        shutil.copy(self.firmware["vars"], self.vars)
         self.boots = []
 
     def cleanup(self):
@@ -214,14 +228,14 @@ class Machine:
         if os.path.exists(sock):
             os.unlink(sock)
         cmd = [
-            "qemu-system-x86_64", "-machine", "q35", "-m", "256", "-no-reboot",
+            "qemu-system-x86_64", "-machine", self.firmware["machine"], "-m", "256", "-no-reboot",
             "-display", "none", "-vga", "std", "-serial", "stdio", "-net", "none",
             "-monitor", "unix:%s,server,nowait" % sock,
-            "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+            "-drive", "if=pflash,format=raw,readonly=on,file=" + self.firmware["code"],
             "-drive", "if=pflash,format=raw,file=" + self.vars,
             "-drive", "file=%s,format=raw,if=virtio" % self.disk,
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        ]
+        ] + self.firmware["args"]
         start = time.monotonic()
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
@@ -302,11 +316,13 @@ class Machine:
 TEST_BCD = os.path.join(TOP, "..", "shared", "testdata", "bcd", "win10-efi-locate.BCD")
 
 
-def build_image(out, conf=None, direct=False, bcd=TEST_BCD):
-    """The test machine; its ESP holds a real Windows BCD store by default."""
+def build_image(out, conf=None, direct=False, bcd=TEST_BCD, loader=None, stub=None):
+    """The test machine; its ESP holds a real Windows BCD store by default.
+    loader/stub: other binaries than build/unloop.efi and build/stub-loader.efi
+    (e.g. signed ones)."""
     cmd = [os.path.join(TOP, "images", "build-test-machine.sh"), "--out", out,
-           "--loader", os.path.join(BUILD, "unloop.efi"),
-           "--stub", os.path.join(BUILD, "stub-loader.efi")]
+           "--loader", loader or os.path.join(BUILD, "unloop.efi"),
+           "--stub", stub or os.path.join(BUILD, "stub-loader.efi")]
     if bcd:
         cmd += ["--bcd", bcd]
     if conf:
