@@ -144,6 +144,10 @@ count qemu "${qp:-0}" "${qf:-1}"
 suite qemu-cut-writes cut-every-write python3 tests/qemu/cut_every_write.py --step 8
 suite qemu-power-cut qemu python3 tests/qemu/test_boot.py --power-cut
 
+# 6b. Secure Boot (Debian's snakeoil OVMF): signed unloop.efi runs; unsigned, tampered
+#     and wrong-key images refused by the firmware; an unsigned loader refused, unloop falls back
+suite secureboot secureboot python3 tests/qemu/test_secureboot.py
+
 echo "logs: $LOG/"
 echo "check: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
