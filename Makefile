@@ -21,7 +21,7 @@ setup:
 
 SHARED_SRC := $(addprefix shared/,string-util.c time-util.c crc32.c boot-state.c config.c rules.c \
 	log.c decide.c menu.c run.c regf.c regf-log.c bcd.c bcd-store.c gpt.c journal.c quarantine.c json-out.c \
-	bitlocker-keys.c bitlocker-unlock.c)
+	bitlocker-keys.c bitlocker-unlock.c rescue.c smbios.c)
 SHARED_HDR := $(wildcard shared/*.h shared/ntfs/*.h)
 
 # ---------------------------------------------------------------- host builds
@@ -57,7 +57,7 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 	-T $(EFI_LIB)/elf_x86_64_efi.lds -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
 
 EFI_SRC := efi/main.c efi/efi-util.c efi/efi-volume.c efi/efi-console.c \
-	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c efi/efi-windows.c
+	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c efi/efi-windows.c efi/efi-rescue.c
 EFI_OBJ := $(EFI_SRC:%.c=$(B)/efi/%.o) $(SHARED_SRC:%.c=$(B)/efi/%.o)
 
 $(B)/efi/%.o: %.c $(SHARED_HDR) $(wildcard efi/*.h) | $(SETUP_STAMP)

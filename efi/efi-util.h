@@ -50,6 +50,23 @@ EFI_STATUS ul_efi_chainload(EFI_HANDLE self, EFI_HANDLE device, const char *path
 
 /* efi-windows.c: the Windows volume for quarantine, opened only on a looping boot. */
 void ul_efi_windows_attach(struct ul_env *env);
+/* One partition's Windows volume for writing (rescue mode): plain NTFS, or
+ * BitLocker unlocked with keys (inst's BitLocker fields filled in).  0, or
+ * < 0 with *why (static storage). */
+struct ul_ntfs;
+struct ul_install;
+struct ul_bitlocker_keysrc;
+int ul_efi_windows_open_part(EFI_HANDLE part, unsigned idx, struct ul_log *log,
+                             const struct ul_mem *mem, const struct ul_ui_ops *ui, void *ui_ctx,
+                             const struct ul_volume_policy *pol,
+                             const struct ul_bitlocker_keysrc *keys, struct ul_install *inst,
+                             struct ul_ntfs **ret, const char **why);
+
+/* efi-rescue.c: rescue mode (a recovery stick, a network boot; issue #6).
+ * media: where the config, keys and reports are (NULL: none). */
+EFI_STATUS ul_efi_rescue(EFI_HANDLE self, EFI_HANDLE media_dev, const struct ul_volume *media,
+                         bool media_writable, const char *mode_name, struct ul_log *log,
+                         struct ul_mem *mem);
 
 /* efi-reset.c: reboot and firmware setup (OsIndications). */
 BOOLEAN ul_efi_firmware_setup_supported(void);

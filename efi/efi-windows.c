@@ -16,6 +16,7 @@
 #include "../shared/bitlocker-unlock.h"
 #include "../shared/bitlocker.h"
 #include "../shared/config.h"
+#include "../shared/rescue.h"
 
 #include "../shared/string-util.h"
 #include "../shared/ul-errno.h"
@@ -25,7 +26,10 @@ static EFI_GUID bio_guid = BLOCK_IO_PROTOCOL;
 struct win {
     struct ul_ntfs *v;
     struct ul_log *log;
-    struct ul_env *env;
+    const struct ul_mem *mem;
+    const struct ul_ui_ops *ui;
+    void *ui_ctx;
+    struct ul_env *env;         /* installed mode: where the key folder is (the ESP) */
     char bl_why[200];           /* why a BitLocker volume stayed locked */
 };
 
@@ -91,7 +95,7 @@ static void part_name(char *out, size_t size, unsigned idx, EFI_HANDLE h)
         ul_snprintf(out, size, "partition %u (%llu MiB)", idx, (unsigned long long)mib);
 }
 
-enum bl_result { BL_LOCKED, BL_NOT_WINDOWS, BL_REFUSED, BL_OPENED };
+enum bl_result { BL_LOCKED, BL_NOT_WINDOWS, BL_REFUSED, BL_UNMOUNTABLE, BL_OPENED };
 
 /*
  * A BitLocker partition: unlock it with the keys at hand (the clear key,
@@ -102,10 +106,9 @@ enum bl_result { BL_LOCKED, BL_NOT_WINDOWS, BL_REFUSED, BL_OPENED };
  * the log.
  */
 static enum bl_result open_bitlocker(struct win *w, EFI_HANDLE h, unsigned idx,
-                                     const struct ul_volume_policy *pol, unsigned wflags,
-                                     struct ul_ntfs **ret)
+                                     const struct ul_bitlocker_keysrc *src, unsigned wflags,
+                                     struct ul_install *inst, struct ul_ntfs **ret)
 {
-    struct ul_env *env = w->env;
     struct ul_efi_bitlocker *b = NULL;
     const char *why = NULL;
     char name[64], err[256], prots[160];
@@ -113,7 +116,7 @@ static enum bl_result open_bitlocker(struct win *w, EFI_HANDLE h, unsigned idx,
     int r;
 
     part_name(name, sizeof(name), idx, h);
-    r = ul_efi_bitlocker_open(h, &env->mem, &b, &why);
+    r = ul_efi_bitlocker_open(h, w->mem, &b, &why);
     if (r < 0) {
         ul_logf(w->log, UL_LOG_WARNING, "%s: BitLocker volume cannot be read: %s", name,
                 why ? why : ul_strerror(r));
@@ -127,29 +130,29 @@ static enum bl_result open_bitlocker(struct win *w, EFI_HANDLE h, unsigned idx,
     ul_bitlocker_describe_protectors(bl, prots, sizeof(prots));
     ul_logf(w->log, UL_LOG_NOTICE, "%s: BitLocker volume (%s, %s), protectors: %s", name,
             method ? method : "unknown method", ul_bitlocker_state_name(in->state), prots);
+    if (inst) {
+        inst->encrypted = true;
+        inst->bitlocker = UL_BL_LOCKED;
+        ul_strlcpy(inst->bitlocker_method, method ? method : "unknown",
+                   sizeof(inst->bitlocker_method));
+        inst->n_protectors = 0;
+        for (uint32_t k = 0; k < in->n_protectors && k < UL_RESCUE_MAX_PROTECTORS; k++)
+            inst->protectors[inst->n_protectors++] = in->protectors[k];
+    }
 
-    struct ul_bitlocker_keysrc src = {
-        .dir_vol = env->have_esp ? &env->esp : NULL,
-        .key_dir = pol->key_dir,
-        .prompt = pol->key_prompt ? ul_efi_ask_recovery_password : NULL,
-        .prompt_timeout = pol->prompt_timeout,
-        .prompt_tries = 3,
-        .mem = &env->mem,
-        .log = w->log,
-    };
     struct ul_bitlocker_unlocked how;
-    r = ul_bitlocker_unlock_auto(bl, &src, name, &how, w->bl_why, sizeof(w->bl_why), &why);
+    r = ul_bitlocker_unlock_auto(bl, src, name, &how, w->bl_why, sizeof(w->bl_why), &why);
     if (r < 0) {
         if (why != w->bl_why)
             ul_strlcpy(w->bl_why, why ? why : ul_strerror(r), sizeof(w->bl_why));
         ul_logf(w->log, UL_LOG_NOTICE, "%s: %s; quarantine needs the key, Safe Mode does not",
                 name, w->bl_why);
-        if (env->ui && env->ui->notice) {
+        if (w->ui && w->ui->notice) {
             char msg[300];
             ul_snprintf(msg, sizeof(msg), "The Windows drive is BitLocker-encrypted and no key "
                         "for it was found (%s). Files cannot be quarantined; Safe Mode needs "
                         "no key.", prots);
-            env->ui->notice(env->ui_ctx, msg);
+            w->ui->notice(w->ui_ctx, msg);
         }
         goto out;
     }
@@ -160,6 +163,13 @@ static enum bl_result open_bitlocker(struct win *w, EFI_HANDLE h, unsigned idx,
             name, how.protector >= 0 ? ul_bitlocker_protector_name(
                                            in->protectors[how.protector].type) : "key",
             id, how.source);
+    if (inst) {
+        inst->bitlocker = UL_BL_UNLOCKED;
+        ul_snprintf(inst->unlocked_with, sizeof(inst->unlocked_with), "%s from %s",
+                    how.protector >= 0 ? ul_bitlocker_protector_name(
+                                             in->protectors[how.protector].type) : "key",
+                    how.source);
+    }
 
     struct ul_ntfs_probe p;
     struct ul_ntfs *v;
@@ -196,6 +206,63 @@ out:
     return res;
 }
 
+/* A plain NTFS partition: BL_OPENED with the volume open for writing. */
+static enum bl_result open_plain(struct win *w, EFI_HANDLE h, unsigned idx,
+                                 const struct ul_ntfs_probe *p, unsigned wflags,
+                                 struct ul_ntfs **ret)
+{
+    struct ul_ntfs *v;
+    char err[256];
+
+    if (p->mirror_mismatch) {
+        /* Cannot be mounted to look inside: the read-write open repairs
+         * it first (which makes it mountable), then we look. */
+        if (ul_efi_ntfs_open(h, wflags, &v, err, sizeof(err)) < 0) {
+            ul_logf(w->log, UL_LOG_WARNING, "partition %u: %s", idx, err);
+            return BL_UNMOUNTABLE;
+        }
+        log_repairs(w, v);
+        if (holds_windows(v)) {
+            *ret = v;
+            return BL_OPENED;
+        }
+        ul_ntfs_close(v);
+        return BL_NOT_WINDOWS;
+    }
+    if (!p->is_ntfs)
+        return BL_NOT_WINDOWS;
+    if (ul_efi_ntfs_open(h, UL_NTFS_RDONLY, &v, err, sizeof(err)) < 0) {
+        ul_logf(w->log, UL_LOG_WARNING, "partition %u: %s", idx, err);
+        return BL_UNMOUNTABLE;
+    }
+    bool windows = holds_windows(v);
+    ul_ntfs_close(v);
+    if (!windows)
+        return BL_NOT_WINDOWS;
+    if (ul_efi_ntfs_open(h, wflags, &v, err, sizeof(err)) < 0) {
+        ul_logf(w->log, UL_LOG_WARNING, "the Windows volume cannot be written safely: %s", err);
+        return BL_REFUSED;
+    }
+    log_repairs(w, v);
+    *ret = v;
+    return BL_OPENED;
+}
+
+static enum bl_result open_part(struct win *w, EFI_HANDLE h, unsigned idx,
+                                const struct ul_volume_policy *pol,
+                                const struct ul_bitlocker_keysrc *keys, struct ul_install *inst,
+                                struct ul_ntfs **ret)
+{
+    struct ul_ntfs_probe p;
+    unsigned wflags = write_flags(pol);
+
+    if (ul_efi_ntfs_probe(h, &p) < 0)
+        return BL_NOT_WINDOWS;
+    if (p.is_bitlocker)
+        return open_bitlocker(w, h, idx, keys, wflags, inst, ret);
+    return open_plain(w, h, idx, &p, wflags, ret);
+}
+
 static int win_open(void *ctx, const struct ul_volume_policy *pol, struct ul_volume *ret,
                     const char **why)
 {
@@ -203,69 +270,38 @@ static int win_open(void *ctx, const struct ul_volume_policy *pol, struct ul_vol
     EFI_HANDLE *handles = NULL;
     UINTN count = 0;
     bool saw_bitlocker = false, saw_locked = false, saw_refused = false, saw_unmountable = false;
-    unsigned wflags = write_flags(pol);
-    char err[256];
 
     w->bl_why[0] = 0;
     ul_efi_ntfs_init(ntfs_log_line);
     if (EFI_ERROR(BS->LocateHandleBuffer(ByProtocol, &bio_guid, NULL, &count, &handles)))
         count = 0;
+    struct ul_env *env = w->env;
+    struct ul_bitlocker_keysrc src = {
+        .dir_vol = env && env->have_esp ? &env->esp : NULL,
+        .key_dir = pol->key_dir,
+        .prompt = pol->key_prompt ? ul_efi_ask_recovery_password : NULL,
+        .prompt_timeout = pol->prompt_timeout,
+        .prompt_tries = 3,
+        .mem = w->mem,
+        .log = w->log,
+    };
     for (UINTN i = 0; i < count && !w->v; i++) {
         EFI_BLOCK_IO *bio;
         struct ul_ntfs_probe p;
-        struct ul_ntfs *v;
+        struct ul_ntfs *v = NULL;
         if (EFI_ERROR(BS->HandleProtocol(handles[i], &bio_guid, (void **)&bio)) ||
             !bio->Media->LogicalPartition || !bio->Media->MediaPresent)
             continue;
         if (ul_efi_ntfs_probe(handles[i], &p) < 0)
             continue;
-        if (p.is_bitlocker) {
-            saw_bitlocker = true;
-            switch (open_bitlocker(w, handles[i], (unsigned)i, pol, wflags, &v)) {
-            case BL_OPENED: w->v = v; break;
-            case BL_REFUSED: saw_refused = true; break;
-            case BL_LOCKED: saw_locked = true; break;
-            case BL_NOT_WINDOWS: break;
-            }
-            continue;
+        saw_bitlocker |= p.is_bitlocker;
+        switch (open_part(w, handles[i], (unsigned)i, pol, &src, NULL, &v)) {
+        case BL_OPENED: w->v = v; break;
+        case BL_REFUSED: saw_refused = true; break;
+        case BL_LOCKED: saw_locked = true; break;
+        case BL_UNMOUNTABLE: saw_unmountable = true; break;
+        case BL_NOT_WINDOWS: break;
         }
-        if (p.mirror_mismatch) {
-            /* Cannot be mounted to look inside: the read-write open repairs
-             * it first (which makes it mountable), then we look. */
-            int r = ul_efi_ntfs_open(handles[i], wflags, &v, err, sizeof(err));
-            if (r < 0) {
-                ul_logf(w->log, UL_LOG_WARNING, "partition %u: %s", (unsigned)i, err);
-                saw_unmountable = true;
-                continue;
-            }
-            log_repairs(w, v);
-            if (holds_windows(v)) {
-                w->v = v;
-                break;
-            }
-            ul_ntfs_close(v);
-            continue;
-        }
-        if (!p.is_ntfs)
-            continue;
-        if (ul_efi_ntfs_open(handles[i], UL_NTFS_RDONLY, &v, err, sizeof(err)) < 0) {
-            ul_logf(w->log, UL_LOG_WARNING, "partition %u: %s", (unsigned)i, err);
-            saw_unmountable = true;
-            continue;
-        }
-        bool windows = holds_windows(v);
-        ul_ntfs_close(v);
-        if (!windows)
-            continue;
-        int r = ul_efi_ntfs_open(handles[i], wflags, &v, err, sizeof(err));
-        if (r < 0) {
-            ul_logf(w->log, UL_LOG_WARNING, "the Windows volume cannot be written safely: %s",
-                    err);
-            saw_refused = true;
-            continue;
-        }
-        log_repairs(w, v);
-        w->v = v;
     }
     if (handles)
         BS->FreePool(handles);
@@ -297,6 +333,38 @@ void ul_efi_windows_attach(struct ul_env *env)
 {
     win.log = env->log;
     win.env = env;
+    win.mem = &env->mem;
+    win.ui = env->ui;
+    win.ui_ctx = env->ui_ctx;
     env->win_ops = &win_ops;
     env->win_ctx = &win;
+}
+
+int ul_efi_windows_open_part(EFI_HANDLE part, unsigned idx, struct ul_log *log,
+                             const struct ul_mem *mem, const struct ul_ui_ops *ui, void *ui_ctx,
+                             const struct ul_volume_policy *pol,
+                             const struct ul_bitlocker_keysrc *keys, struct ul_install *inst,
+                             struct ul_ntfs **ret, const char **why)
+{
+    win = (struct win){ .log = log, .mem = mem, .ui = ui, .ui_ctx = ui_ctx };
+    ul_efi_ntfs_init(ntfs_log_line);
+    struct ul_ntfs *v = NULL;
+    switch (open_part(&win, part, idx, pol, keys, inst, &v)) {
+    case BL_OPENED:
+        *ret = v;
+        return 0;
+    case BL_LOCKED:
+        *why = win.bl_why;
+        return -UL_EACCES;
+    case BL_REFUSED:
+        *why = "Windows volume unsafe to write (see the log)";
+        return -UL_EPERM;
+    case BL_UNMOUNTABLE:
+        *why = "NTFS volume cannot be mounted (see the log)";
+        return -UL_EIO;
+    case BL_NOT_WINDOWS:
+        break;
+    }
+    *why = "no Windows on this partition";
+    return -UL_ENODEV;
 }

@@ -7,6 +7,7 @@
  */
 #include "efi-util.h"
 
+#include "../shared/config.h"
 #include "../shared/run.h"
 #include "../shared/string-util.h"
 #include "../shared/ul-errno.h"
@@ -17,6 +18,25 @@ EFI_BOOT_SERVICES *BS;
 EFI_RUNTIME_SERVICES *RT;
 
 static EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
+static EFI_GUID bio_guid = BLOCK_IO_PROTOCOL;
+
+/*
+ * Rescue mode (issue #6) or the installed ladder?  [unloop] mode = rescue or
+ * installed says so; auto (the default) means rescue when unloop was started
+ * from removable media (a recovery stick).  The config is read once here
+ * for that key only; ul_run reads it again as always.
+ */
+static bool rescue_mode(EFI_HANDLE dev, const struct ul_volume *media)
+{
+    static struct ul_config cfg;
+    struct ul_diags diags;
+    EFI_BLOCK_IO *bio;
+
+    if (media && ul_config_load(media, &cfg, &diags) == 0 && cfg.mode != UL_MODE_AUTO)
+        return cfg.mode == UL_MODE_RESCUE;
+    return !EFI_ERROR(BS->HandleProtocol(dev, &bio_guid, (void **)&bio)) &&
+           bio->Media->RemovableMedia;
+}
 
 static UINT64 rdtsc(void)
 {
@@ -86,6 +106,14 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     } else {
         env.esp = (struct ul_volume){ &ul_efi_volume_ops, &vol };
         env.have_esp = true;
+    }
+    if (rescue_mode(self->DeviceHandle, env.have_esp ? &env.esp : NULL)) {
+        env.mem = (struct ul_mem){ &ul_efi_mem_ops, NULL };
+        st = ul_efi_rescue(image, self->DeviceHandle, env.have_esp ? &env.esp : NULL, true,
+                           "usb", &log, &env.mem);
+        if (env.have_esp)
+            ul_efi_volume_close(&vol);
+        return st;
     }
     env.ui = &ul_efi_ui_ops;
     env.caps.firmware_setup = ul_efi_firmware_setup_supported();

@@ -62,17 +62,19 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && ul_strcasecmp(s + a - b, suffix) == 0;
 }
 
+/* The files to try, as full paths on dir_vol. */
 struct names {
+    const char *dir;
     uint32_t n;
-    char name[DIR_MAX_FILES][NAME_MAX_LEN];
+    char name[DIR_MAX_FILES + 1][PATH_MAX_LEN];
 };
 
 static int collect(void *arg, const char *name, const struct ul_stat *st)
 {
     struct names *nm = arg;
-    if (st->is_dir || ul_strlen(name) >= NAME_MAX_LEN || nm->n == DIR_MAX_FILES)
+    if (st->is_dir || ul_strlen(name) >= NAME_MAX_LEN || nm->n == DIR_MAX_FILES + 1)
         return 0;
-    ul_strlcpy(nm->name[nm->n++], name, NAME_MAX_LEN);
+    ul_snprintf(nm->name[nm->n++], PATH_MAX_LEN, "%s\\%s", nm->dir, name);
     return 0;
 }
 
@@ -134,11 +136,10 @@ static int try_bek_files(struct ul_bitlocker *bl, const struct ul_bitlocker_keys
                          const struct names *nm, const char *volume,
                          struct ul_bitlocker_unlocked *ret, struct tries *t)
 {
-    char path[PATH_MAX_LEN];
     for (uint32_t i = 0; i < nm->n; i++) {
-        if (!ends_with(nm->name[i], ".BEK"))
+        const char *path = nm->name[i];
+        if (!ends_with(path, ".BEK"))
             continue;
-        ul_snprintf(path, sizeof(path), "%s\\%s", src->key_dir, nm->name[i]);
         uint8_t *buf;
         size_t len = 0;
         int r = read_whole(src, path, BEK_MAX, &buf, &len);
@@ -172,7 +173,6 @@ static int try_key_files(struct ul_bitlocker *bl, const struct ul_bitlocker_keys
     const struct ul_bitlocker_info *in = ul_bitlocker_get_info(bl);
     struct ul_guid ids[UL_BITLOCKER_MAX_PROTECTORS];
     size_t n_ids = 0;
-    char path[PATH_MAX_LEN];
 
     for (uint32_t i = 0; i < in->n_protectors; i++)
         if (in->protectors[i].type == UL_BITLOCKER_PROT_RECOVERY_PASSWORD)
@@ -180,9 +180,9 @@ static int try_key_files(struct ul_bitlocker *bl, const struct ul_bitlocker_keys
     if (!n_ids)
         return -UL_ENOENT;
     for (uint32_t i = 0; i < nm->n; i++) {
-        if (ends_with(nm->name[i], ".BEK"))
+        const char *path = nm->name[i];
+        if (ends_with(path, ".BEK"))
             continue;
-        ul_snprintf(path, sizeof(path), "%s\\%s", src->key_dir, nm->name[i]);
         uint8_t *buf;
         size_t len = 0;
         int r = read_whole(src, path, KEY_FILE_MAX, &buf, &len);
@@ -299,14 +299,19 @@ int ul_bitlocker_unlock_auto(struct ul_bitlocker *bl, const struct ul_bitlocker_
         note_failure(src, &t, volume, "clear key", r, why);
     }
 
-    /* 2. and 3. The key folder. */
-    if (src->dir_vol && src->key_dir && src->key_dir[0]) {
+    /* 2. and 3. The key file named, then the key folder. */
+    bool have_dir = src->key_dir && src->key_dir[0];
+    if (src->dir_vol && (have_dir || (src->key_file && src->key_file[0]))) {
         nm = src->mem->ops->alloc(src->mem->ctx, sizeof(*nm));
         if (!nm)
             return -UL_ENOMEM;
-        r = src->dir_vol->ops->list
-                ? src->dir_vol->ops->list(src->dir_vol->ctx, src->key_dir, collect, nm)
-                : -UL_EOPNOTSUPP;
+        if (src->key_file && src->key_file[0])
+            ul_strlcpy(nm->name[nm->n++], src->key_file, PATH_MAX_LEN);
+        nm->dir = src->key_dir;
+        r = !have_dir                ? 0
+            : src->dir_vol->ops->list ? src->dir_vol->ops->list(src->dir_vol->ctx, src->key_dir,
+                                                                collect, nm)
+                                      : -UL_EOPNOTSUPP;
         if (r < 0 && r != -UL_ENOENT)
             ul_logf(src->log, UL_LOG_WARNING, "cannot list the key folder %s: %s", src->key_dir,
                     ul_strerror(r));

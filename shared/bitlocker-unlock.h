@@ -50,6 +50,7 @@ typedef int (*ul_rp_prompt_fn)(void *ctx, const struct ul_rp_prompt *p,
 struct ul_bitlocker_keysrc {
     const struct ul_volume *dir_vol;    /* where key_dir is (the ESP); NULL: none */
     const char *key_dir;                /* "\EFI\unloop\keys" */
+    const char *key_file;               /* one more file on dir_vol, tried first; NULL: none */
     ul_rp_prompt_fn prompt;             /* NULL: no one to ask */
     void *prompt_ctx;
     uint32_t prompt_timeout;            /* seconds */

@@ -268,16 +268,20 @@ static int mkdir_parents(const struct ul_volume *vol, const char *path)
     return 0;
 }
 
-static void report(struct ul_qreport *rep, const char *path, int result)
+/* One file's outcome; other is where it went (or came from), "" if nowhere. */
+static void report(struct ul_qreport *rep, const char *path, const char *other, uint64_t size,
+                   int result)
 {
     if (result == 0)
         rep->moved++;
     else
         rep->failed++;
     if (rep->n < UL_QREPORT_MAX) {
-        ul_strlcpy(rep->items[rep->n].path, path, UL_JPATH_MAX);
-        rep->items[rep->n].result = result;
-        rep->n++;
+        struct ul_qitem *it = &rep->items[rep->n++];
+        ul_strlcpy(it->path, path, UL_JPATH_MAX);
+        ul_strlcpy(it->other, other, UL_JPATH_MAX);
+        it->size = size;
+        it->result = result;
     }
 }
 
@@ -317,7 +321,7 @@ int ul_quarantine(const struct ul_volume *vol, const struct ul_scan *scan, enum 
             r = ul_journal_append(j, &rec);
         if (r < 0) {
             ul_log_err(log, r, "cannot prepare the quarantine of %s; not moving it", c->path);
-            report(rep, c->path, r);
+            report(rep, c->path, "", c->size, r);
             continue;
         }
         r = vol->ops->move(vol->ctx, rec.src, rec.dst);
@@ -325,7 +329,7 @@ int ul_quarantine(const struct ul_volume *vol, const struct ul_scan *scan, enum 
             ul_log_err(log, r, "cannot move %s to quarantine", rec.src);
             rec.type = UL_J_ABORTED;
             ul_journal_append(j, &rec);
-            report(rep, c->path, r);
+            report(rep, c->path, "", c->size, r);
             continue;
         }
         /* A move stamps the file's change time: put the original times back,
@@ -338,7 +342,7 @@ int ul_quarantine(const struct ul_volume *vol, const struct ul_scan *scan, enum 
         if (r < 0)
             ul_log_err(log, r, "moved %s but cannot journal it (replay will)", rec.src);
         ul_logf(log, UL_LOG_WARNING, "quarantined %s -> %s", rec.src, rec.dst);
-        report(rep, c->path, 0);
+        report(rep, c->path, rec.dst, c->size, 0);
     }
     return rep->failed ? -UL_EIO : 0;
 }
@@ -481,7 +485,7 @@ int ul_restore(const struct ul_volume *vol, struct ul_journal *j, const struct u
             ul_logf(log, UL_LOG_WARNING, "not restoring %s: a file of that name exists again",
                     rec.src);
             rep->skipped++;
-            report(rep, rec.src, -UL_EEXIST);
+            report(rep, rec.src, "", rec.size, -UL_EEXIST);
             rep->failed--;
             continue;
         }
@@ -497,14 +501,14 @@ int ul_restore(const struct ul_volume *vol, struct ul_journal *j, const struct u
                 rec.type = UL_J_ABORTED;
                 ul_journal_append(j, &rec);
             }
-            report(rep, rec.src, r);
+            report(rep, rec.src, "", rec.size, r);
             continue;
         }
         vol->ops->set_times(vol->ctx, rec.src, &rec.times);
         rec.type = UL_J_DONE_RESTORE;
         ul_journal_append(j, &rec);
         ul_logf(log, UL_LOG_NOTICE, "restored %s", rec.src);
-        report(rep, rec.src, 0);
+        report(rep, rec.src, rec.dst, rec.size, 0);
     }
     mem->ops->free(mem->ctx, f);
     return rep->failed ? -UL_EIO : 0;

@@ -56,7 +56,9 @@ enum ul_qmode {
 #define UL_QREPORT_MAX 64
 
 struct ul_qitem {
-    char path[UL_JPATH_MAX];
+    char path[UL_JPATH_MAX];        /* the file's own place */
+    char other[UL_JPATH_MAX];       /* its place in quarantine; "" when it did not move */
+    uint64_t size;
     int result;                     /* 0 or a negative UL_E* */
 };
 

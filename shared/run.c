@@ -245,7 +245,7 @@ static void prepare_quarantine(struct ul_env *env, struct ul_run_result *res, st
 static void do_quarantine(struct ul_env *env, struct ul_run_result *res, struct qctx *q,
                           enum ul_action action, struct ul_time now)
 {
-    struct ul_qreport rep;
+    static struct ul_qreport rep;   /* 28 KiB: not on the firmware's stack */
     int r;
     if (action == UL_ACTION_RESTORE) {
         r = ul_restore(&env->win, &q->j, &env->mem, 0, &rep, env->log);

@@ -699,6 +699,11 @@ int ul_ntfs_close(struct ul_ntfs *v)
     return r;
 }
 
+const char *ul_ntfs_label(const struct ul_ntfs *v)
+{
+    return v && v->vol && v->vol->vol_name ? v->vol->vol_name : "";
+}
+
 void ul_ntfs_get_repairs(const struct ul_ntfs *v, struct ul_ntfs_repairs *ret)
 {
     *ret = v->repairs;

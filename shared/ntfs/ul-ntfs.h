@@ -142,6 +142,9 @@ struct ul_ntfs_repairs {
 };
 void ul_ntfs_get_repairs(const struct ul_ntfs *v, struct ul_ntfs_repairs *ret);
 
+/* The volume label (UTF-8), "" when there is none. */
+const char *ul_ntfs_label(const struct ul_ntfs *v);
+
 /* A sentence for an errno that libntfs-3g or this glue returned. */
 const char *ul_ntfs_strerror(int err);
 

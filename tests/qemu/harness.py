@@ -87,6 +87,7 @@ class Machine:
                 k, _, v = line.strip().partition("=")
                 if k:
                     self.layout[k] = int(v)
+        self.extra = []             # more QEMU arguments (a USB stick, SMBIOS fields)
         self.vars = os.path.join(self.dir, "vars.fd")
         shutil.copy(self.firmware["vars"], self.vars)
         self.boots = []
@@ -235,7 +236,7 @@ class Machine:
             "-drive", "if=pflash,format=raw,file=" + self.vars,
             "-drive", "file=%s,format=raw,if=virtio" % self.disk,
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        ] + self.firmware["args"]
+        ] + self.firmware["args"] + self.extra
         start = time.monotonic()
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
