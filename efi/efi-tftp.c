@@ -131,7 +131,8 @@ int ul_efi_tftp_open(EFI_HANDLE device, struct ul_efi_tftp *t)
         return -UL_EOPNOTSUPP;
 
     /* A PXE boot server's reply wins over a proxy DHCP offer, which wins
-     * over the DHCP ack (UEFI 2.10 E.4.1, EFI_PXE_BASE_CODE_MODE). */
+     * over the DHCP ack: the replies EFI_PXE_BASE_CODE_MODE keeps, in the
+     * order EDK2's PxeBcDxe picks the one it boots from. */
     if (m->PxeReplyReceived)
         replies[n++] = &m->PxeReply;
     if (m->ProxyOfferReceived)
@@ -275,11 +276,17 @@ static int tftp_err(const struct ul_efi_tftp *t, EFI_STATUS st)
 static EFI_STATUS mtftp(struct ul_efi_tftp *t, EFI_PXE_BASE_CODE_TFTP_OPCODE op, void *buf,
                         UINT64 *size, const char *name)
 {
+    /* TFTP blksize (RFC 2348) for the data: 1428 is QEMU's largest and fits
+     * any Ethernet frame (1500 - 20 IP - 8 UDP - 4 TFTP = 1468); 2.8 times
+     * fewer round trips than the default 512.  A server without the option
+     * sends 512-byte blocks, which the firmware takes. */
+    UINTN blk = 1428;
     EFI_STATUS st;
 
     t->fetches++;
-    st = t->pxe->Mtftp(t->pxe, op, buf, FALSE, size, NULL, &t->server, (UINT8 *)name, NULL,
-                       FALSE);
+    st = t->pxe->Mtftp(t->pxe, op, buf, FALSE, size,
+                       op == EFI_PXE_BASE_CODE_TFTP_READ_FILE ? &blk : NULL, &t->server,
+                       (UINT8 *)name, NULL, FALSE);
     if (EFI_ERROR(st)) {
         t->last_status = st;
         t->last_tftp_error = t->pxe->Mode->TftpErrorReceived ? t->pxe->Mode->TftpError.ErrorCode
