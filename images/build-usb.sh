@@ -97,7 +97,9 @@ disk=$work/disk.img esp=$work/esp.img
 truncate -s "${size_mib}M" "$disk"
 layout=$("$tools/mkgpt" "$disk" "esp:rest:unloop recovery") || die "mkgpt failed on $disk"
 read -r _ esp_start esp_sectors type <<<"$layout"
-[ "$type" = esp ] && [ -n "$esp_sectors" ] || die "unexpected mkgpt output: $layout"
+if [ "$type" != esp ] || [ -z "$esp_sectors" ]; then
+	die "unexpected mkgpt output: $layout"
+fi
 
 # --- text files (CRLF: technicians open them with Notepad) -------------------
 crlf() { sed 's/$/\r/' >"$1"; }

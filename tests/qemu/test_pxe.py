@@ -196,7 +196,7 @@ def main():
             put(tftp, "pxe/x64/" + rel, data)
         for rel, data in stick_files("decoy").items():
             put(tftp, rel, data)
-        put(tftp, "pxe/x64/efi-tftp-test.efi", open(APP, "rb").read())
+        shutil.copy(APP, os.path.join(tftp, "pxe", "x64", "efi-tftp-test.efi"))
         times.append(check_pxe_run("subdir", tmp, tftp, "pxe/x64/efi-tftp-test.efi",
                                    "pxe/x64/", files))
 
