@@ -57,7 +57,8 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 	-T $(EFI_LIB)/elf_x86_64_efi.lds -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
 
 EFI_SRC := efi/main.c efi/efi-util.c efi/efi-volume.c efi/efi-console.c \
-	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c efi/efi-windows.c efi/efi-rescue.c
+	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c efi/efi-windows.c efi/efi-rescue.c \
+	efi/efi-tftp.c
 EFI_OBJ := $(EFI_SRC:%.c=$(B)/efi/%.o) $(SHARED_SRC:%.c=$(B)/efi/%.o)
 
 $(B)/efi/%.o: %.c $(SHARED_HDR) $(wildcard efi/*.h) | $(SETUP_STAMP)
@@ -92,6 +93,11 @@ $(B)/unloop.efi: $(EFI_OBJ) $(EFI_BITLOCKER_LINK) $(EFI_NTFS_LINK)
 	$(call efi_link,$(EFI_OBJ) $(EFI_BITLOCKER_LINK) $(EFI_NTFS_LINK),$@)
 
 $(B)/stub-loader.efi: $(B)/efi/tests/stub-loader/stub-loader.o
+	$(call efi_link,$^,$@)
+
+# The TFTP volume on its own, booted over PXE by tests/qemu/test_pxe.py.
+$(B)/efi-tftp-test.efi: $(addprefix $(B)/efi/,tests/efi-tftp/efi-tftp-test.o efi/efi-tftp.o \
+		efi/efi-util.o shared/string-util.o shared/crc32.o)
 	$(call efi_link,$^,$@)
 
 # ---------------------------------------------------------------- images

@@ -33,3 +33,10 @@ build/images/bitlocker-encrypt: $(BITLOCKER_ENCRYPT_SRC) $(wildcard shared/*.h) 
 	@mkdir -p $(@D)
 	$(CC) $(IMAGES_CFLAGS) -D_GNU_SOURCE $(CPPFLAGS) -o $@ $(BITLOCKER_ENCRYPT_SRC) \
 		$(LDFLAGS) -lmbedcrypto
+
+# The recovery USB stick: build/unloop-usb.img (images/build-usb.sh; write it
+# to a stick with dd).  USB_CONF=FILE and USB_KEYS=DIR go onto the stick.
+usb: build/unloop.efi build/images/mkgpt
+	images/build-usb.sh --out build/unloop-usb.img --loader build/unloop.efi \
+		$(if $(USB_CONF),--conf $(USB_CONF)) $(if $(USB_KEYS),--keys $(USB_KEYS))
+.PHONY: usb
