@@ -5,6 +5,7 @@
  * hand-off or, when the loader cannot be started, in returning to the
  * firmware so that its next boot option runs.
  */
+#include "efi-tftp.h"
 #include "efi-util.h"
 
 #include "../shared/config.h"
@@ -101,6 +102,16 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 
     r = ul_efi_volume_open(self->DeviceHandle, &vol);
     if (r < 0) {
+        /* Booted over the network: rescue mode with its files over TFTP
+         * (read-only; the report goes to the console). */
+        static struct ul_efi_tftp tftp;
+        if (ul_efi_tftp_open(self->DeviceHandle, &tftp) == 0) {
+            struct ul_volume media = { &ul_efi_tftp_ops, &tftp };
+            env.mem = (struct ul_mem){ &ul_efi_mem_ops, NULL };
+            st = ul_efi_rescue(image, NULL, &media, false, "pxe", &log, &env.mem);
+            ul_efi_tftp_close(&tftp);
+            return st;
+        }
         ul_logf(&log, UL_LOG_ERROR, "cannot open the ESP unloop was started from: %s",
                 ul_strerror(r));
     } else {

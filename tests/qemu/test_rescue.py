@@ -12,7 +12,10 @@ into crash-looping machines.
   - two Windows installations on two disks: both listed, the script acts on
     the one its select names;
   - a malformed [script] and a malformed key file: a message on screen and in
-    the report, and nothing changed on the machine.
+    the report, and nothing changed on the machine;
+  - network boot: unloop.efi PXE-booted from QEMU's TFTP server reads its
+    config and key file over TFTP, fixes the machine and prints the report on
+    the serial console.
 
 Usage: test_rescue.py [-k NAME] [-j JOBS].  Prints 'rescue: N passed, N failed'."""
 import argparse
@@ -325,6 +328,47 @@ def test_malformed_script_and_key_file(tmp):
                                    capture_output=True, env=dict(os.environ,
                                                                  MTOOLS_SKIP_CHECK="1")).stdout
         check(esp_after == esp_before, "the machine's ESP changed")
+    finally:
+        m.cleanup()
+
+
+def test_pxe_boot_fixes_machine(tmp):
+    """Network boot: unloop.efi PXE-booted from QEMU's TFTP server reads its config
+    and key file over TFTP, fixes the machine, and prints its report on the serial
+    console (nothing is written back over the network)."""
+    tftp = os.path.join(tmp, "tftp")
+    os.makedirs(os.path.join(tftp, "EFI", "unloop"))
+    os.makedirs(os.path.join(tftp, "keys"))
+    shutil.copy(os.path.join(harness.BUILD, "unloop.efi"), os.path.join(tftp, "unloop.efi"))
+    with open(os.path.join(tftp, "EFI", "unloop", "unloop.conf"), "w") as f:
+        f.write(STICK_CONF.replace("mode = rescue\n", ""))
+    with open(os.path.join(tftp, "keys", "bitlocker.csv"), "w") as f:
+        f.write("ComputerName,KeyID,RecoveryKey\r\n"
+                "PC-X,{00000000-1111-2222-3333-444444444444},%s\r\n" % tb.BL_RP)
+    m = quarantine_machine("pxe")
+    try:
+        for _ in range(2):
+            m.boot()
+        m.extra = ["-netdev", "user,id=n0,tftp=%s,bootfile=unloop.efi" % tftp,
+                   "-device", "virtio-net-pci,netdev=n0,romfile=,bootindex=0",
+                   "-uuid", "44444444-2222-3333-4444-000000000001"]
+        b = rescue_boot(m)
+        check("rescue mode (pxe)" in b.text, "unloop did not start in rescue mode over PXE", b)
+        check(any("quarantined \\Windows\\System32\\drivers\\CrowdStrike" in ln
+                  for ln in b.text.split("\n")), "nothing quarantined", b)
+        text = b.text.replace("\r", "")
+        check("UNLOOP-REPORT-BEGIN" in text and "UNLOOP-REPORT-END" in text,
+              "no report on the console", b)
+        body = text.split("UNLOOP-REPORT-BEGIN\n", 1)[1].split("UNLOOP-REPORT-END", 1)[0]
+        r = json.loads(body)
+        check(r["mode"] == "pxe" and r["outcome"] == "fixed" and
+              r["machine"]["id"] == "44444444-2222-3333-4444-000000000001", "report: %r" % r)
+        check(not bad_in_place(m), "the channel file is still in place")
+        m.extra = []
+        shutil.copy(m.firmware["vars"], m.vars)
+        b = m.boot()
+        check(b.reached_loader, "the next boot from the internal disk did not reach the loader",
+              b)
     finally:
         m.cleanup()
 
