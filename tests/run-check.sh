@@ -148,6 +148,15 @@ suite qemu-power-cut qemu python3 tests/qemu/test_boot.py --power-cut
 #     and wrong-key images refused by the firmware; an unsigned loader refused, unloop falls back
 suite secureboot secureboot python3 tests/qemu/test_secureboot.py
 
+# 6c. the recovery USB stick image (make usb): sfdisk, fdisk, fsck.fat, mtools; booted over xHCI
+suite usb usb python3 tests/images/test_usb.py
+# 6d. network boot: the TFTP volume (efi/efi-tftp.c) PXE-booted from QEMU's TFTP server
+suite pxe pxe python3 tests/qemu/test_pxe.py
+# 6e. rescue mode (issue #6): the stick's script on crash-looping machines (plain,
+#     BitLocker with and without a key, two installations), malformed script and key
+#     file, network boot; reports checked
+suite rescue rescue python3 tests/qemu/test_rescue.py
+
 echo "logs: $LOG/"
 echo "check: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
