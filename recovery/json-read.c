@@ -381,6 +381,9 @@ static bool check_duplicates(struct parser *ps, const struct json_value *obj,
     bool dup = i < obj->n;
     char name[40] = "";
     if (dup) {
+        /* Point at the later of the two. */
+        size_t off = v[i - 1]->offset > v[i]->offset ? v[i - 1]->offset : v[i]->offset;
+        at = ps->start + off;
         /* The key, shortened and printable, for the message. */
         size_t k = 0;
         for (const unsigned char *s = (const unsigned char *)v[i]->key; *s && k < 32; s++)
@@ -388,7 +391,7 @@ static bool check_duplicates(struct parser *ps, const struct json_value *obj,
         name[k] = 0;
     }
     free(v);
-    return dup ? fail(ps, at, "key \"%s\" appears twice in an object", name) : true;
+    return dup ? fail(ps, at, "key \"%s\" appears a second time in an object", name) : true;
 }
 
 static struct json_value *parse_container(struct parser *ps, bool object)
@@ -415,6 +418,7 @@ static struct json_value *parse_container(struct parser *ps, bool object)
         const char *key = NULL;
         size_t klen;
         skip_ws(ps);
+        size_t offset = (size_t)(ps->p - ps->start);
         if (object) {
             if (ps->p >= ps->end || *ps->p != '"') {
                 fail(ps, ps->p, "expected a key (a string) in an object, found %s",
@@ -434,6 +438,7 @@ static struct json_value *parse_container(struct parser *ps, bool object)
         if (!e)
             return NULL;
         e->key = key;
+        e->offset = offset;
         *tail = e;
         tail = &e->next;
         v->n++;
@@ -523,7 +528,10 @@ struct json_doc *json_parse(const char *text, size_t len, struct json_read_error
         fail(&ps, ps.p, "no JSON value (the file is empty or only white space)");
         goto err;
     }
+    size_t offset = (size_t)(ps.p - ps.start);
     ps.doc->root = parse_value(&ps);
+    if (ps.doc->root)
+        ps.doc->root->offset = offset;
     if (!ps.doc->root)
         goto err;
     skip_ws(&ps);

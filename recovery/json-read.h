@@ -44,6 +44,7 @@ struct json_value {
     double num;
     bool is_int;
     int64_t i;
+    size_t offset;              /* where it starts in the text (a member: its key) */
 };
 
 struct json_doc;
