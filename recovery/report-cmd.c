@@ -104,9 +104,10 @@ static void sb_part(struct sb *b, const char *part)
     sb_printf(b, "%s%s", b->len ? "; " : "", part);
 }
 
+/* The string ("" when nothing was added), now the caller's. */
 static char *sb_take(struct sb *b)
 {
-    char *s = b->s;
+    char *s = b->s ? b->s : xstrdup("");
     *b = (struct sb){ 0 };
     return s;
 }
