@@ -27,14 +27,18 @@ struct json_doc {
     struct json_value *root;
 };
 
-#define CHUNK_SIZE (64u * 1024u)
+/* Chunks grow from 4 KiB to 64 KiB: a small report costs one small malloc. */
+#define CHUNK_MIN (4u * 1024u)
+#define CHUNK_MAX (64u * 1024u)
 
 static void *arena_alloc(struct json_doc *d, size_t size)
 {
     size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     struct chunk *c = d->chunks;
     if (!c || c->size - c->used < size) {
-        size_t want = size > CHUNK_SIZE ? size : CHUNK_SIZE;
+        size_t want = c ? (c->size < CHUNK_MAX ? c->size * 2 : CHUNK_MAX) : CHUNK_MIN;
+        if (want < size)
+            want = size;
         c = malloc(sizeof(*c) + want);
         if (!c)
             return NULL;

@@ -64,11 +64,15 @@ static char *xstrdup(const char *s)
     return memcpy(xrealloc(NULL, n), s, n);
 }
 
-/* A growing string; parts joined with "; ", each part once. */
+/* A growing string; parts joined with "; ", each part once, at most
+ * SB_MAX_PARTS of them (a report with 100,000 errors must not take
+ * quadratic time, nor make a reason nobody reads). */
 struct sb {
     char *s;
     size_t len, size;
+    size_t parts, dropped;
 };
+#define SB_MAX_PARTS 16
 
 __attribute__((format(printf, 2, 3)))
 static void sb_printf(struct sb *b, const char *fmt, ...)
@@ -93,6 +97,10 @@ static void sb_part(struct sb *b, const char *part)
 {
     if (!part || !*part)
         return;
+    if (b->parts >= SB_MAX_PARTS) {
+        b->dropped++;
+        return;
+    }
     /* Already there as a whole part? */
     size_t pl = strlen(part);
     for (const char *p = b->s; p && (p = strstr(p, part)); p++) {
@@ -102,6 +110,15 @@ static void sb_part(struct sb *b, const char *part)
             return;
     }
     sb_printf(b, "%s%s", b->len ? "; " : "", part);
+    b->parts++;
+}
+
+/* Ends a list of parts: how many more there were. */
+static void sb_end_parts(struct sb *b)
+{
+    if (b->dropped)
+        sb_printf(b, "; and %zu more", b->dropped);
+    b->dropped = 0;
 }
 
 /* The string ("" when nothing was added), now the caller's. */
@@ -248,10 +265,10 @@ static void key_id(const char *id, char out[48])
 
 /* "BitLocker locked: no key for recovery-password protector 64311DEA". */
 static bool locked_reason(struct reader *rd, const struct json_value *inst, bool name_it,
-                          struct sb *reason)
+                          size_t position, struct sb *reason)
 {
     struct sb t = { 0 }, ids = { 0 }, others = { 0 };
-    size_t nids = 0;
+    size_t nids = 0, nothers = 0;
     const struct json_value *prot = member(rd, inst, "protectors", JSON_ARRAY,
                                            "installations[].protectors");
     for (const struct json_value *p = prot ? prot->child : NULL; p; p = p->next) {
@@ -263,24 +280,35 @@ static bool locked_reason(struct reader *rd, const struct json_value *inst, bool
         const char *id = str_member(rd, p, "id", "installations[].protectors[].id");
         const char *type = str_member(rd, p, "type", "installations[].protectors[].type");
         char buf[48];
-        if (type && id && strcmp(type, "recovery-password") == 0) {
+        if (nids + nothers >= 8) {
+            /* Windows allows a handful of protectors; more is not a real volume. */
+            continue;
+        } else if (type && id && strcmp(type, "recovery-password") == 0) {
             key_id(id, buf);
             sb_printf(&ids, "%s%s", nids++ ? ", " : "", buf);
         } else if (type) {
+            nothers++;
             quote_short(type, buf);
             sb_printf(&others, "%s%s", others.len ? ", " : "", buf);
         }
     }
     if (name_it) {
+        /* Which one, as the screen listed it: disk and partition, else its index. */
         const char *disk = str_member(rd, inst, "disk", "installations[].disk");
         const struct json_value *part = member(rd, inst, "windows_partition", JSON_NUMBER,
                                                "installations[].windows_partition");
+        const struct json_value *index = member(rd, inst, "index", JSON_NUMBER,
+                                                "installations[].index");
         char d[48];
-        quote_short(disk ? disk : "?", d);
-        if (part && part->is_int)
+        quote_short(disk ? disk : "", d);
+        if (disk && part && part->is_int)
             sb_printf(&t, "%s partition %lld: ", d, (long long)part->i);
-        else
+        else if (disk)
             sb_printf(&t, "%s: ", d);
+        else if (index && index->is_int)
+            sb_printf(&t, "installation %lld: ", (long long)index->i);
+        else
+            sb_printf(&t, "installation %zu: ", position);
     }
     if (nids)
         sb_printf(&t, "BitLocker locked: no key for recovery-password protector%s %s",
@@ -303,7 +331,9 @@ static bool read_installations(struct reader *rd, const struct json_value *root,
     size_t selected = 0;
     *ret_n = inst ? inst->n : 0;
     for (int pass = 0; pass < 2 && inst; pass++) {
+        size_t position = 0;
         for (const struct json_value *i = inst->child; i; i = i->next) {
+            position++;
             if (i->type != JSON_OBJECT)
                 return bad(rd, "\"installations[]\" holds %s, not an object",
                            json_type_name(i->type));
@@ -319,7 +349,7 @@ static bool read_installations(struct reader *rd, const struct json_value *root,
             }
             /* The selected installation tells; without one, every locked one. */
             if (bl && strcmp(bl, "locked") == 0 && (is_sel || !selected) &&
-                !locked_reason(rd, i, inst->n > 1, reason))
+                !locked_reason(rd, i, inst->n > 1, position, reason))
                 return false;
         }
     }
@@ -458,6 +488,8 @@ static bool read_report(struct reader *rd, const struct json_value *root, struct
                                : "no Windows installation found");
     if (!reason.len && o != REPORT_FIXED)
         sb_part(&reason, r->summary);
+    sb_end_parts(&done);
+    sb_end_parts(&reason);
     r->done = sb_take(&done);
     r->reason = sb_take(&reason);
     r->outcome = (enum report_outcome)o;

@@ -455,6 +455,10 @@ def test_reasons():
             inst | {"selected": False, "protectors": []},
             inst | {"disk": "disk 2", "windows_partition": 2, "selected": False}]),
          "", "disk 1 partition 3: BitLocker locked: no key; disk 2 partition 2: BitLocker locked: no key"),
+        ("locked-no-disk-names", report(outcome="needs-key", installations=[
+            {"index": 7, "bitlocker": "locked", "selected": True},
+            {"bitlocker": "locked", "selected": True}]),
+         "", "installation 7: BitLocker locked: no key; installation 2: BitLocker locked: no key"),
         ("key-file-malformed", report(outcome="failed", errors=[
             "key file \\keys\\bitlocker.csv: line 3: not a recovery password",
             "key file \\keys\\bitlocker.csv: line 3: not a recovery password"]),
@@ -481,6 +485,35 @@ def test_reasons():
         r = next((x for x in out["rows"] if x["file"] == f"{n}.json"), None)
         check(f"reason: {n}", r and r["done"] == done and r["reason"] == why,
               f"got  {r and (r['done'], r['reason'])}\nwant {(done, why)}")
+    shutil.rmtree(d)
+
+    # Big reports stay fast and their reasons short: at most 16 parts.
+    import time
+    big_err = report(outcome="failed", errors=[f"error {i}" for i in range(60000)])
+    big_act = report(outcome="fixed", actions=[
+        {"action": "quarantine", "result": "done", "files": [{}] * (i % 3)} for i in range(15000)])
+    big_prot = report(outcome="needs-key", installations=[
+        {"bitlocker": "locked", "selected": True, "protectors": [
+            {"id": f"{i:08x}-0000", "type": "recovery-password"} for i in range(15000)]}])
+    d = folder({"big-errors.json": big_err, "big-actions.json": big_act,
+                "big-protectors.json": big_prot})
+    t0 = time.monotonic()
+    rc, out, err = summarize_json(d)
+    dt = time.monotonic() - t0
+    rows = {r["file"]: r for r in out["rows"]}
+    check(f"three ~1 MiB reports in {dt:.2f} s (< 5 s)", rc == 0 and dt < 5, err)
+    check("60,000 errors: 16 in the reason, then how many more",
+          rows["big-errors.json"]["reason"] ==
+          "; ".join(f"error {i}" for i in range(16)) + "; and 59984 more",
+          rows["big-errors.json"]["reason"][-80:])
+    check("15,000 actions: done lists each kind once",
+          rows["big-actions.json"]["done"] ==
+          "quarantined 0 files; quarantined 1 file; quarantined 2 files",
+          rows["big-actions.json"]["done"][:200])
+    check("15,000 protectors: the first 8 key IDs",
+          rows["big-protectors.json"]["reason"] ==
+          "BitLocker locked: no key for recovery-password protectors "
+          + ", ".join(f"{i:08X}" for i in range(8)), rows["big-protectors.json"]["reason"])
     shutil.rmtree(d)
 
     # Ties in outcome sort by machine id, then by file name.
