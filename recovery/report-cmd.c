@@ -635,7 +635,8 @@ static void put_csv(FILE *f, const char *s)
 void report_print(FILE *f, enum report_style style, struct report_row *rows, size_t n)
 {
     size_t totals[REPORT__MAX] = { 0 };
-    qsort(rows, n, sizeof(*rows), cmp_rows);
+    if (n)
+        qsort(rows, n, sizeof(*rows), cmp_rows);
     for (size_t i = 0; i < n; i++)
         totals[rows[i].outcome < REPORT__MAX ? rows[i].outcome : REPORT_UNREADABLE]++;
 
@@ -807,18 +808,24 @@ int cmd_report_summarize(const struct cli_opts *o, const char *dir)
     char **names = NULL;
     size_t n = 0;
     int rc = EXIT_OK;
-    errno = 0;
-    for (struct dirent *e; (e = readdir(d));) {
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno) {
+                fprintf(stderr, "%s: cannot read the folder %s: %s\n", prog, dir,
+                        strerror(errno));
+                rc = EXIT_FAIL;
+            }
+            break;
+        }
         if (!is_report_name(e->d_name))
             continue;
         names = xrealloc(names, (n + 1) * sizeof(*names));
         names[n++] = xstrdup(e->d_name);
     }
-    if (errno) {
-        fprintf(stderr, "%s: cannot read the folder %s: %s\n", prog, dir, strerror(errno));
-        rc = EXIT_FAIL;
-    }
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_names);
 
     struct report_row *rows = xrealloc(NULL, n * sizeof(*rows));
     char *buf = xrealloc(NULL, (size_t)REPORT_MAX_SIZE + 1);
