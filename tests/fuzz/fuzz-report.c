@@ -59,8 +59,8 @@ static void put_value(FILE *f, const struct json_value *v)
     case JSON_NUMBER:
         if (v->is_int)
             fprintf(f, "%lld", (long long)v->i);
-        else
-            fprintf(f, "%.17g", v->num);
+        else /* with a fraction and an exponent, so it reads back as no integer (-0 too) */
+            fprintf(f, "%.17e", v->num);
         break;
     case JSON_STRING: put_string(f, v->str, v->len); break;
     case JSON_ARRAY:
