@@ -35,7 +35,7 @@ $(B)/host/%.o: %.c $(SHARED_HDR) | $(SETUP_STAMP)
 	$(CC) $(HOST_CFLAGS) $(shell pkg-config --cflags fdisk) -c $< -o $@
 
 CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-cmd.c \
-	recovery/ntfs-volume.c recovery/ntfs-cmd.c shared/ntfs/ul-ntfs.c
+	recovery/ntfs-volume.c recovery/ntfs-cmd.c shared/ntfs/ul-ntfs.c recovery/report-cmd.c recovery/json-read.c
 # BitLocker: the CLI links Debian's libmbedtls (-lmbedcrypto); unloop.efi
 # links shared/bitlocker.c with mbedTLS built from source (efi/mbedtls.mk).
 CLI_SRC += recovery/bitlocker-cmd.c recovery/bitlocker-volume.c recovery/fd-io.c shared/bitlocker.c

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum {
     EXIT_OK = 0,
@@ -39,6 +40,7 @@ struct cli_opts {
     const char *bek;                /* --bek FILE */
     const char *key_file;           /* --key-file FILE ("-": stdin) */
     const char *output;             /* --output FILE */
+    bool csv;                       /* report summarize --csv */
 };
 
 extern const char *prog;
@@ -109,5 +111,33 @@ struct ul_mem;
 extern const struct ul_mem cli_mem;     /* calloc/free for the core */
 int cmd_safe_mode(const struct cli_opts *o, const char *action);
 int cmd_bcd_list(const struct cli_opts *o);
+
+/* report-cmd.c: unloop report summarize DIR.  One report's bytes become one
+ * row (never failing: a report that cannot be used is an "unreadable" row
+ * with the reason); exposed for tests/fuzz/fuzz-report.c. */
+#define REPORT_MAX_SIZE (1u << 20)
+enum report_outcome {
+    REPORT_FIXED,
+    REPORT_SAFE_MODE,
+    REPORT_NEEDS_KEY,
+    REPORT_NOTHING_TO_DO,
+    REPORT_NO_WINDOWS,
+    REPORT_FAILED,
+    REPORT_UNREADABLE,
+    REPORT__MAX,
+};
+struct report_row {
+    enum report_outcome outcome;
+    /* malloc'd UTF-8 (file: the name as found); NULL when the report has none */
+    char *file, *machine, *serial, *manufacturer, *product, *time, *done, *reason, *summary;
+};
+enum report_style { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
+void report_row_parse(struct report_row *r, const char *file, const char *data, size_t len);
+void report_row_free(struct report_row *r);
+const char *report_outcome_name(enum report_outcome o);     /* "needs-key" */
+const char *report_outcome_text(enum report_outcome o);     /* "needs a key" */
+/* Sorts rows (outcome, then machine id, then file name) and prints them. */
+void report_print(FILE *f, enum report_style style, struct report_row *rows, size_t n);
+int cmd_report_summarize(const struct cli_opts *o, const char *dir);
 
 #endif

@@ -54,6 +54,9 @@ static const char usage_text[] =
     "  bitlocker unlock DISK (--recovery-password P | --password P | --bek FILE |\n"
     "                        --key-file FILE)\n"
     "                        --output FILE   write the decrypted volume to a new FILE\n"
+    "  report summarize DIR [--csv]\n"
+    "                        a folder of unloop.efi's recovery reports (*.json) as a\n"
+    "                        table, one row per machine, with totals per outcome\n"
     "  help                  this text\n"
     "\n"
     "Options:\n"
@@ -85,6 +88,7 @@ static const char usage_text[] =
     "                the one for the volume's protector is used (a .BEK file works too)\n"
     "  --output FILE where bitlocker unlock writes the decrypted volume (a new file,\n"
     "                or a block device)\n"
+    "  --csv         with 'report summarize': RFC 4180 CSV with a header row\n"
     "  --json        machine-readable output on stdout (keys documented in unloop(8))\n"
     "  -h, --help    this text\n"
     "  --version     print the version\n"
@@ -458,6 +462,7 @@ int main(int argc, char **argv)
         { "bek", required_argument, NULL, 'K' },
         { "key-file", required_argument, NULL, 'F' },
         { "output", required_argument, NULL, 'o' },
+        { "csv", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { 0 },
@@ -498,6 +503,7 @@ int main(int argc, char **argv)
         case 'K': o.bek = optarg; break;
         case 'F': o.key_file = optarg; break;
         case 'o': o.output = optarg; break;
+        case 'C': o.csv = true; break;
         case 'u': {
             uint64_t v = 0;
             int digits = 0;
@@ -573,6 +579,11 @@ int main(int argc, char **argv)
         if (nargs != 2 || strcmp(args[1], "list") != 0)
             return usage_error("%s", "usage: unloop bcd list (--esp DIR | --bcd FILE)");
         return cmd_bcd_list(&o);
+    }
+    if (strcmp(cmd, "report") == 0) {
+        if (nargs != 3 || strcmp(args[1], "summarize") != 0)
+            return usage_error("%s", "usage: unloop report summarize DIR [--csv]");
+        return cmd_report_summarize(&o, args[2]);
     }
     return usage_error("unknown command '%s'", cmd);
 }

@@ -34,6 +34,13 @@ static size_t utf8_len(const unsigned char *p)
     return n;
 }
 
+static void put_u(struct ul_json *j, uint32_t u)
+{
+    static const char hex[] = "0123456789abcdef";
+    char e[7] = { '\\', 'u', hex[u >> 12 & 15], hex[u >> 8 & 15], hex[u >> 4 & 15], hex[u & 15], 0 };
+    put(j, e);
+}
+
 static void write_string(struct ul_json *j, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -57,9 +64,20 @@ static void write_string(struct ul_json *j, const char *s)
             } else if (*p < 0x80) {
                 esc[0] = (char)*p;
                 esc[1] = 0;
-            } else if ((n = utf8_len(p)) != 0) {
+            } else if ((n = utf8_len(p)) != 0 && !j->ascii) {
                 j->write(j->ctx, (const char *)p, n);
                 p += n;
+                continue;
+            } else if (n) {
+                uint32_t cp = p[0] & (0xFF >> (n + 1));
+                for (size_t i = 1; i < n; i++)
+                    cp = cp << 6 | (p[i] & 0x3F);
+                p += n;
+                if (cp >= 0x10000) {
+                    put_u(j, 0xD800 + ((cp - 0x10000) >> 10));
+                    cp = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+                }
+                put_u(j, cp);
                 continue;
             } else {
                 out = "\\ufffd";

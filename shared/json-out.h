@@ -20,6 +20,7 @@ struct ul_json {
     int depth;
     bool need_comma[UL_JSON_MAX_DEPTH + 1];
     bool pretty;                /* a newline and indent before each member */
+    bool ascii;                 /* non-ASCII as \u escapes (UTF-16 pairs past U+FFFF) */
 };
 
 void ul_json_init(struct ul_json *j, void (*write)(void *ctx, const char *s, size_t n),

@@ -64,6 +64,16 @@ fuzz_ldlibs_bitlocker-keys := -lmbedcrypto
 # A few lines past the 4 KiB line buffer.
 fuzz_max_len_bitlocker-keys := 16384
 
+# report: recovery reports as `unloop report summarize` reads them (the strict
+# JSON reader, a report to a row, the table/CSV/JSON of it); CLI sources.
+FUZZ_NAMES += report
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-report
+fuzz_src_report := tests/fuzz/fuzz-report.c recovery/report-cmd.c recovery/json-read.c \
+	recovery/json.c
+# Reports are a few KiB; the CLI refuses more than 1 MiB before parsing.
+fuzz_max_len_report := 65536
+$(FUZZ_DIR)/fuzz-report: recovery/cli.h recovery/json.h recovery/json-read.h
+
 FUZZ_HDR := $(wildcard shared/*.h) tests/unit/fake-volume.h
 
 define fuzz_rule
