@@ -108,6 +108,9 @@ suite bitlocker-quarantine bitlocker-quarantine python3 tests/bitlocker/test_bit
 # 3g. BitLocker writer (images/bitlocker-encrypt): every method and protector,
 #     dislocker, libbde (bdeinfo, bdemount), ntfs-3g tools and unloop as oracles
 suite bitlocker-writer writer python3 tests/bitlocker/test_writer.py
+# 3h. unloop report summarize: hand-written reports (every outcome), refused
+#     inputs with their reasons, CSV read back, terminal safety
+suite report report python3 tests/cli/test_report.py
 
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
