@@ -54,6 +54,18 @@ fuzz_ldlibs_bitlocker := -lmbedcrypto
 # A header, a flags byte and one 64 KiB metadata area.
 fuzz_max_len_bitlocker := 66049
 
+# smbios: the firmware's structure table (shared/smbios.c) and the report's
+# machine id made from it (shared/rescue.c).
+FUZZ_NAMES += smbios
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-smbios
+fuzz_src_smbios := tests/fuzz/fuzz-smbios.c shared/smbios.c shared/rescue.c shared/gpt.c \
+	shared/crc32.c shared/string-util.c shared/bcd-store.c shared/bcd.c shared/regf.c \
+	shared/regf-log.c shared/boot-state.c shared/json-out.c shared/journal.c shared/quarantine.c \
+	shared/rules.c shared/config.c shared/log.c shared/time-util.c shared/bitlocker-keys.c \
+	shared/bitlocker.c shared/run.c shared/menu.c shared/decide.c shared/bitlocker-unlock.c
+fuzz_ldlibs_smbios := -lmbedcrypto
+fuzz_max_len_smbios := 4096
+
 # bitlocker-keys: key files (CSV, manage-bde text, .TXT, UTF-16), find, and
 # the bytes typed into the recovery-password prompt.
 FUZZ_NAMES += bitlocker-keys
