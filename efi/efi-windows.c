@@ -95,6 +95,15 @@ static void part_name(char *out, size_t size, unsigned idx, EFI_HANDLE h)
         ul_snprintf(out, size, "partition %u (%llu MiB)", idx, (unsigned long long)mib);
 }
 
+/* The key stretch of a recovery or user password: a line that counts up. */
+static void unlock_progress(void *ctx, unsigned percent)
+{
+    (void)ctx;
+    ul_efi_printf("\r  BitLocker: deriving the key from the password ... %3u%%", percent);
+    if (percent == 100)
+        ul_efi_print("\n");
+}
+
 enum bl_result { BL_LOCKED, BL_NOT_WINDOWS, BL_REFUSED, BL_UNMOUNTABLE, BL_OPENED };
 
 /*
@@ -141,7 +150,9 @@ static enum bl_result open_bitlocker(struct win *w, EFI_HANDLE h, unsigned idx,
     }
 
     struct ul_bitlocker_unlocked how;
+    ul_bitlocker_set_progress(unlock_progress, NULL);
     r = ul_bitlocker_unlock_auto(bl, src, name, &how, w->bl_why, sizeof(w->bl_why), &why);
+    ul_bitlocker_set_progress(NULL, NULL);
     if (r < 0) {
         if (why != w->bl_why)
             ul_strlcpy(w->bl_why, why ? why : ul_strerror(r), sizeof(w->bl_why));

@@ -681,6 +681,15 @@ bool ul_bitlocker_is_unlocked(const struct ul_bitlocker *bl)
 
 /* ------------------------------------------------------------- keys */
 
+static ul_bitlocker_progress_fn progress_fn;
+static void *progress_ctx;
+
+void ul_bitlocker_set_progress(ul_bitlocker_progress_fn fn, void *ctx)
+{
+    progress_fn = fn;
+    progress_ctx = ctx;
+}
+
 int ul_bitlocker_stretch(const uint8_t initial[32], const uint8_t salt[16], uint8_t out[32])
 {
     /* [bde: Recovery key]: {last hash, initial hash, salt, counter}. */
@@ -693,6 +702,8 @@ int ul_bitlocker_stretch(const uint8_t initial[32], const uint8_t salt[16], uint
     ul_memcpy(st + 64, salt, 16);
     mbedtls_sha256_init(&sha);
     for (uint64_t i = 0; i < UL_BITLOCKER_STRETCH_ROUNDS; i++) {
+        if (progress_fn && (i & 0xFFFF) == 0)
+            progress_fn(progress_ctx, (unsigned)(i * 100 / UL_BITLOCKER_STRETCH_ROUNDS));
         put_le64(st + 80, i);
         if (mbedtls_sha256_starts_ret(&sha, 0) || mbedtls_sha256_update_ret(&sha, st, sizeof(st)) ||
             mbedtls_sha256_finish_ret(&sha, st)) {
@@ -702,6 +713,8 @@ int ul_bitlocker_stretch(const uint8_t initial[32], const uint8_t salt[16], uint
     }
     if (r == 0)
         ul_memcpy(out, st, 32);
+    if (progress_fn)
+        progress_fn(progress_ctx, 100);
     mbedtls_sha256_free(&sha);
     wipe(st, sizeof(st));
     return r;

@@ -231,6 +231,13 @@ int ul_bitlocker_encrypt_sectors(struct ul_bitlocker *bl, uint64_t off, uint8_t 
  * 64-bit little-endian round counter}.  Exposed for tests.
  */
 #define UL_BITLOCKER_STRETCH_ROUNDS 0x100000u
+/*
+ * Progress of the stretch (about a second on a PC, much longer under
+ * emulation), for a person watching: percent, 0..100, called 17 times per
+ * stretch.  One hook for the process (NULL: none); no key material passes.
+ */
+typedef void (*ul_bitlocker_progress_fn)(void *ctx, unsigned percent);
+void ul_bitlocker_set_progress(ul_bitlocker_progress_fn fn, void *ctx);
 int ul_bitlocker_stretch(const uint8_t initial[32], const uint8_t salt[16], uint8_t out[32]);
 
 #endif

@@ -175,7 +175,13 @@ static void do_quarantine(struct ul_rescue_env *env, struct ul_rescue_result *re
         struct ul_recency_in rin = { .last_good_utc = st.last_good,
                                      .first_attempt = st.first_attempt,
                                      .first_attempt_tz = st.clock_tz };
+        ul_logf(env->log, UL_LOG_NOTICE, "installation %u: scanning the Windows volume for "
+                "recently changed third-party driver content", in->index);
         r = ul_scan(&win, &rules, &rin, scan, env->log);
+        if (r == 0)
+            ul_logf(env->log, UL_LOG_NOTICE, "installation %u: %u recent candidate%s "
+                    "(%u files match the rules)", in->index, scan->n, scan->n == 1 ? "" : "s",
+                    scan->matched);
         if (r == 0 && scan->n == 0) {
             act->result = "nothing-to-do";
             ul_snprintf(act->reason, sizeof(act->reason),

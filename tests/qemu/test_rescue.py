@@ -335,6 +335,29 @@ def test_malformed_script_and_key_file(tmp):
         m.cleanup()
 
 
+def test_interactive_pick_fix_and_start_windows(tmp):
+    """No script: the technician picks the installation and Quarantine from the menus,
+    sees the result, then "start this Windows": the internal disk's loader runs from
+    the stick's session (the BitLocker-free machine), and the report is written."""
+    conf = "[unloop]\nmode = rescue\n"
+    stick = Stick(os.path.join(tmp, "stick.img"), conf)
+    m = quarantine_machine("menu")
+    try:
+        m.boot()
+        stick.plug(m, uuid="55555555-2222-3333-4444-000000000001")
+        keys = [("Choose the installation to repair.", b"1"),
+                ("1. Quarantine the newest third-party driver content", b"1"),
+                ("Last: quarantine: done", b"7")]
+        b = rescue_boot(m, keys=keys)
+        check("Last: quarantine: done" in b.text, "the action's result was not shown", b)
+        check(b.reached_loader, "Windows Boot Manager of the internal disk was not started", b)
+        check(not bad_in_place(m), "the channel file is still in place")
+        r = stick.reports()["55555555-2222-3333-4444-000000000001.json"]
+        check(r["outcome"] == "fixed" and r["installations"][0]["selected"], "report: %r" % r)
+    finally:
+        m.cleanup()
+
+
 def test_pxe_boot_fixes_machine(tmp):
     """Network boot: unloop.efi PXE-booted from QEMU's TFTP server reads its config
     and key file over TFTP, fixes the machine, and prints its report on the serial
