@@ -250,6 +250,8 @@ static s64 dev_pwrite(struct ntfs_device *dev, const void *buf, s64 count, s64 o
 {
     struct ul_blvol *bv = dev->d_private;
 
+    cli_power_cut_hook();
+
     if (NDevReadOnly(dev) || bv->wfd < 0) {
         errno = EROFS;
         return -1;

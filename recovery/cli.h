@@ -105,6 +105,10 @@ void cli_key_wipe(struct cli_key *k);
  * at an unexpected end of file). */
 int cli_pread_all(int fd, void *buf, size_t len, uint64_t off);
 int cli_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Called first by each libntfs-3g device's pwrite (ntfs-volume.c,
+ * bitlocker-volume.c): a test may make the process _exit(99) there, as a
+ * power cut would (UNLOOP_TEST_POWER_CUT_AFTER_WRITES, fd-io.c). */
+void cli_power_cut_hook(void);
 
 /* bcd-cmd.c */
 struct ul_mem;

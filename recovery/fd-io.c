@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int cli_pread_all(int fd, void *buf, size_t len, uint64_t off)
@@ -35,4 +36,24 @@ int cli_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/*
+ * Test hook (tests/ntfs, tests/bitlocker and tests/qemu power-cut runs): with
+ * UNLOOP_TEST_POWER_CUT_AFTER_WRITES=N the process dies, as a machine losing
+ * power would, instead of issuing libntfs-3g device write N+1 (one count for
+ * the process, whichever device takes the write).  Nothing else reads this
+ * variable.
+ */
+void cli_power_cut_hook(void)
+{
+    static long left = -2;
+    if (left == -2) {
+        const char *e = getenv("UNLOOP_TEST_POWER_CUT_AFTER_WRITES");
+        left = e && *e ? strtol(e, NULL, 10) : -1;
+    }
+    if (left < 0)
+        return;
+    if (left-- == 0)
+        _exit(99);
 }

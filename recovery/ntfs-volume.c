@@ -21,6 +21,12 @@
 #include <ntfs-3g/types.h>
 #include <ntfs-3g/device.h>
 
+#include "cli.h"
+
+/* Weak: tests/ntfs/test-ntfs-volume links this file without fd-io.c and
+ * without the hook (tests/ntfs/ntfs.mk NTFS_TEST_SRC); the CLI has it. */
+#pragma weak cli_power_cut_hook
+
 /* ------------------------------------------------------------------ */
 /* Device: a byte range of a file or block device                      */
 
@@ -181,30 +187,13 @@ static s64 dev_pread(struct ntfs_device *dev, void *buf, s64 count, s64 offset)
     return done;
 }
 
-/*
- * Test hook (tests/qemu power-cut runs): with UNLOOP_TEST_POWER_CUT_AFTER_WRITES=N
- * the process dies, as a machine losing power would, instead of issuing
- * device write N+1.  Nothing else reads this variable.
- */
-static void power_cut_hook(void)
-{
-    static long left = -2;
-    if (left == -2) {
-        const char *e = getenv("UNLOOP_TEST_POWER_CUT_AFTER_WRITES");
-        left = e && *e ? strtol(e, NULL, 10) : -1;
-    }
-    if (left < 0)
-        return;
-    if (left-- == 0)
-        _exit(99);
-}
-
 static s64 dev_pwrite(struct ntfs_device *dev, const void *buf, s64 count, s64 offset)
 {
     struct range_dev *rd = dev->d_private;
     s64 done = 0;
 
-    power_cut_hook();
+    if (cli_power_cut_hook)
+        cli_power_cut_hook();
 
     if (NDevReadOnly(dev)) {
         errno = EROFS;
