@@ -94,6 +94,9 @@ suite() {
 
 # 3d. a power cut at every write of a quarantine, then the next run (ASan)
 suite cut-cli cut-every-write-cli python3 tests/ntfs/cut_every_write.py
+# 3d'. the same on a BitLocker volume (every 6th cut point; dislocker as the oracle,
+#      BitLocker's own areas unchanged); all of them: --step 1
+suite cut-bitlocker cut-every-write-bitlocker python3 tests/bitlocker/cut_every_write_bitlocker.py --step 6
 
 # 3e. BitLocker: unlock every Windows-made test volume with each of its keys
 #     (SHA-256 of the result), info against bdeinfo and dislocker-metadata,
