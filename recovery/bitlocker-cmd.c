@@ -152,19 +152,6 @@ static const char *method_id(uint16_t m)
     }
 }
 
-static const char *protector_id(uint16_t t)
-{
-    switch (t) {
-    case UL_BITLOCKER_PROT_CLEAR_KEY: return "clear-key";
-    case UL_BITLOCKER_PROT_TPM: return "tpm";
-    case UL_BITLOCKER_PROT_STARTUP_KEY: return "startup-key";
-    case UL_BITLOCKER_PROT_TPM_PIN: return "tpm-pin";
-    case UL_BITLOCKER_PROT_RECOVERY_PASSWORD: return "recovery-password";
-    case UL_BITLOCKER_PROT_PASSWORD: return "password";
-    default: return "unknown";
-    }
-}
-
 static bool fully_encrypted(const struct ul_bitlocker_info *in)
 {
     return in->state == UL_BITLOCKER_STATE_ENCRYPTED && in->encrypted_size >= in->volume_size;
@@ -250,7 +237,7 @@ static int bitlocker_info(const struct cli_opts *o, const char *path)
             ul_guid_format(&p->guid, pg);
             json_object_begin(&j, NULL);
             json_str(&j, "guid", pg);
-            json_str(&j, "type", protector_id(p->type));
+            json_str(&j, "type", ul_bitlocker_protector_key(p->type));
             json_int(&j, "type_value", p->type);
             json_object_end(&j);
         }
@@ -293,7 +280,7 @@ static int bitlocker_info(const struct cli_opts *o, const char *path)
             char pg[UL_GUID_STR_LEN + 1];
             ul_guid_format(&p->guid, pg);
             printf("  %s  %s", pg, ul_bitlocker_protector_name(p->type));
-            if (strcmp(protector_id(p->type), "unknown") == 0)
+            if (strcmp(ul_bitlocker_protector_key(p->type), "unknown") == 0)
                 printf(" (0x%04x)", p->type);
             printf("\n");
         }
@@ -825,7 +812,7 @@ static int bitlocker_unlock(const struct cli_opts *o, const char *path)
         json_str(&j, "output", o->output);
         json_int(&j, "bytes", (int64_t)bytes);
         json_str(&j, "protector_guid", pg);
-        json_str(&j, "protector_type", protector_id(p->type));
+        json_str(&j, "protector_type", ul_bitlocker_protector_key(p->type));
         json_int(&j, "unlock_ms", (int64_t)((t1 - t0) * 1000));
         json_int(&j, "decrypt_ms", (int64_t)((t2 - t1) * 1000));
         json_object_end(&j);

@@ -211,6 +211,19 @@ const char *ul_bitlocker_protector_name(uint16_t type)
     }
 }
 
+const char *ul_bitlocker_protector_key(uint16_t type)
+{
+    switch (type) {
+    case UL_BITLOCKER_PROT_CLEAR_KEY: return "clear-key";
+    case UL_BITLOCKER_PROT_TPM: return "tpm";
+    case UL_BITLOCKER_PROT_STARTUP_KEY: return "startup-key";
+    case UL_BITLOCKER_PROT_TPM_PIN: return "tpm-pin";
+    case UL_BITLOCKER_PROT_RECOVERY_PASSWORD: return "recovery-password";
+    case UL_BITLOCKER_PROT_PASSWORD: return "password";
+    default: return "unknown";
+    }
+}
+
 const char *ul_bitlocker_method_name(uint16_t method)
 {
     switch (method) {

@@ -130,6 +130,8 @@ bool ul_bitlocker_is_unlocked(const struct ul_bitlocker *bl);
 
 /* "recovery password", "TPM", ...; "unknown" for other values. */
 const char *ul_bitlocker_protector_name(uint16_t type);
+/* The same as a key for JSON and CSV: "recovery-password", "tpm", ... */
+const char *ul_bitlocker_protector_key(uint16_t type);
 /* "AES-XTS 128-bit", ...; NULL for a value this code cannot decrypt. */
 const char *ul_bitlocker_method_name(uint16_t method);
 /* "encrypted", "decrypted", "converting", "paused", or "unknown". */

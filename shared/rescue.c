@@ -377,19 +377,6 @@ static bool matches(const struct ul_script *sc, const struct ul_install *in, boo
 /* ------------------------------------------------------------------ */
 /* The report                                                          */
 
-static const char *prot_type(uint16_t t)
-{
-    switch (t) {
-    case UL_BITLOCKER_PROT_CLEAR_KEY: return "clear-key";
-    case UL_BITLOCKER_PROT_TPM: return "tpm";
-    case UL_BITLOCKER_PROT_STARTUP_KEY: return "startup-key";
-    case UL_BITLOCKER_PROT_TPM_PIN: return "tpm-pin";
-    case UL_BITLOCKER_PROT_RECOVERY_PASSWORD: return "recovery-password";
-    case UL_BITLOCKER_PROT_PASSWORD: return "password";
-    default: return "unknown";
-    }
-}
-
 static void opt_str(struct ul_json *j, const char *key, const char *v)
 {
     if (v && v[0])
@@ -457,7 +444,7 @@ static void write_report(struct ul_rescue_env *env, struct ul_rescue_result *res
                 ul_guid_format(&in->protectors[k].guid, g);
                 ul_json_object_begin(&j, NULL);
                 ul_json_str(&j, "id", g);
-                ul_json_str(&j, "type", prot_type(in->protectors[k].type));
+                ul_json_str(&j, "type", ul_bitlocker_protector_key(in->protectors[k].type));
                 ul_json_object_end(&j);
             }
             ul_json_array_end(&j);
