@@ -112,8 +112,10 @@ if [ -z "$conf" ]; then
 # on Linux finds mistakes before you copy this file back.
 
 [unloop]
+# A recovery stick: find the machine's Windows installations and repair them
+# (removable media is rescue mode anyway; some USB disks do not say they are).
+mode = rescue
 # log_level = info       # error, warning, notice, info, debug
-# menu_timeout = 10      # seconds the menu counts down (0 = take the default at once)
 
 [bitlocker]
 # The stick's key folder: AD/Entra CSV exports, manage-bde output, {GUID}.BEK
@@ -131,8 +133,13 @@ keys = \keys
 # path = \Windows\System32\drivers\CrowdStrike\C-00000291*.sys
 # content = any          # any | bad-magic | zero | bad-magic-or-zero
 
-# [script]
-# see README, scripted mode
+# [script]                 # see README, scripted mode: runs with no keypress
+# actions = quarantine     # quarantine, quarantine-wide, restore, safe-mode,
+#                          # safe-mode-network, safe-mode-off (in order)
+# fallback = safe-mode     # when the actions fixed nothing; none to do nothing
+# select = first           # first | all | disk N | label NAME
+# key_file = \keys\bitlocker.csv
+# then = reboot            # reboot | poweroff | boot | menu
 EOF
 fi
 
