@@ -81,7 +81,7 @@ fuzz_max_len_bitlocker-keys := 16384
 FUZZ_NAMES += report
 FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-report
 fuzz_src_report := tests/fuzz/fuzz-report.c recovery/report-cmd.c recovery/json-read.c \
-	recovery/json.c
+	recovery/json.c shared/json-out.c shared/string-util.c
 # Reports are a few KiB; the CLI refuses more than 1 MiB before parsing.
 fuzz_max_len_report := 65536
 $(FUZZ_DIR)/fuzz-report: recovery/cli.h recovery/json.h recovery/json-read.h
