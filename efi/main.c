@@ -21,6 +21,23 @@ EFI_RUNTIME_SERVICES *RT;
 static EFI_GUID li_guid = LOADED_IMAGE_PROTOCOL;
 static EFI_GUID bio_guid = BLOCK_IO_PROTOCOL;
 
+/* Did unloop count an attempt earlier in this power-on?  Sets the mark if not.
+ * A volatile variable: no flash write on any boot (systemd #477). */
+static bool already_counted(void)
+{
+    static EFI_GUID vendor = UL_EFI_VENDOR_GUID;
+    CHAR16 name[32];
+    UINT8 v = 1;
+    UINTN size = sizeof(v);
+    UINT32 attrs = 0;
+
+    ul_ascii_to_16(UL_EFI_VAR_COUNTED, name, sizeof(name) / sizeof(name[0]));
+    if (RT->GetVariable(name, &vendor, &attrs, &size, &v) == EFI_SUCCESS)
+        return true;
+    RT->SetVariable(name, &vendor, EFI_VARIABLE_BOOTSERVICE_ACCESS, sizeof(v), &v);
+    return false;
+}
+
 /*
  * Rescue mode (issue #6) or the installed ladder?  [unloop] mode = rescue or
  * installed says so; auto (the default) means rescue when unloop was started
@@ -127,6 +144,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         return st;
     }
     env.ui = &ul_efi_ui_ops;
+    env.counted_this_power_on = already_counted();
     env.caps.firmware_setup = ul_efi_firmware_setup_supported();
     env.caps.safe_mode = true;
     env.mem = (struct ul_mem){ &ul_efi_mem_ops, NULL };

@@ -360,8 +360,17 @@ void ul_run(struct ul_env *env, struct ul_run_result *res)
     /* Count this attempt before doing anything else (DESIGN §2).  After a
      * read error nothing is written: the file may hold a good record that a
      * write laid out from scratch would destroy. */
-    ul_state_apply_bump(&res->state, now);
-    if (err) {
+    if (env->counted_this_power_on) {
+        /* The firmware came back to unloop (the loader was missing or refused,
+         * and unloop returned to it): one power-on is one attempt. */
+        ul_logf(env->log, UL_LOG_NOTICE, "started again in the same power-on: attempt %u is "
+                "not counted twice", res->state.attempts);
+    } else {
+        ul_state_apply_bump(&res->state, now);
+    }
+    if (env->counted_this_power_on) {
+        /* nothing to write */
+    } else if (err) {
         ul_logf(env->log, UL_LOG_WARNING, "state not written after a read error: this attempt "
                 "is not counted");
     } else {

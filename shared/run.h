@@ -50,6 +50,9 @@ struct ul_env {
     const char *win_why_not;    /* why writing to it is refused (unclean $LogFile, ...) */
     const struct ul_win_ops *win_ops;
     void *win_ctx;
+    /* unloop already ran and counted in this power-on (the firmware came
+     * back to it after a hand-off failed): this start is not a new attempt. */
+    bool counted_this_power_on;
 };
 
 struct ul_win_ops {

@@ -19,6 +19,16 @@
 #define UL_LOG_PATH       "\\EFI\\unloop\\log"
 #define UL_LOG_OLD_PATH   "\\EFI\\unloop\\log.1"
 #define UL_DEFAULT_LOADER "\\EFI\\Microsoft\\Boot\\bootmgfw.efi"
+/*
+ * A volatile UEFI variable (boot-services access only: it is never written
+ * to flash and a reset clears it) that unloop.efi sets when it counts an
+ * attempt, so that a second start in the same power-on (the firmware trying
+ * its next boot option after unloop returned to it) is not counted again.
+ * Vendor GUID UL_EFI_VENDOR_GUID.
+ */
+#define UL_EFI_VAR_COUNTED  "UnloopCountedThisBoot"
+#define UL_EFI_VENDOR_GUID  { 0x3f4d5b1e, 0x8a2c, 0x4e17, { 0x9b, 0x61, 0x5c, 0x0e, 0x7a, 0x24, 0xd3, 0x91 } }
+
 /* BitLocker startup keys and key files for unloop.efi ([bitlocker] keys). */
 #define UL_KEY_DIR        "\\EFI\\unloop\\keys"
 

@@ -594,6 +594,16 @@ def test_missing_loader_returns_to_firmware(m):
     check("BdsDxe" in tail, "the firmware did not go on to its next boot option", b)
     log = m.esp_read("\\EFI\\unloop\\log").decode()
     check("is not on this ESP" in log, "log lacks the reason:\n" + log)
+    # Let the firmware go on to its next option: OVMF's shell, whose startup.nsh
+    # starts unloop again in the same power-on (as other firmware retries
+    # \EFI\BOOT\BOOTX64.EFI).  That start must not count as another attempt.
+    m.esp_write("\\startup.nsh", b"FS0:\\EFI\\BOOT\\BOOTX64.EFI\r\n")
+    b = m.boot(stop_on=("started again in the same power-on", "returning to the firmware"),
+               timeout=90)
+    check("started again in the same power-on: attempt 2 is not counted twice" in b.text,
+          "the firmware's second start of unloop was counted again", b)
+    check(m.status()["attempts"] == 2, "attempts: %r, want 2 (one per power-on)"
+          % m.status()["attempts"])
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]

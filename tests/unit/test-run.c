@@ -608,6 +608,28 @@ static void test_boot_loop_then_bless(void **state)
     assert_int_equal(vol.n_writes, 1);
 }
 
+/* The firmware came back to unloop in the same power-on (the loader failed
+ * and unloop returned to it): the second start is not a second attempt. */
+static void test_second_start_in_one_power_on(void **state)
+{
+    (void)state;
+    put_state(1);
+    env.counted_this_power_on = true;
+    reset_counters();
+    run();
+    assert_int_equal(res.state.attempts, 1);
+    assert_false(res.state_saved);
+    for (unsigned i = 0; i < vol.n_writes && i < FAKE_WRITE_LOG; i++)
+        assert_string_not_equal(vol.write_log[i].path, UL_STATE_PATH);
+    assert_non_null(strstr(log_.buf, "not counted twice"));
+    assert_int_equal(res.action, UL_ACTION_CONTINUE);
+    /* The next power-on counts again. */
+    env.counted_this_power_on = false;
+    run();
+    assert_int_equal(res.state.attempts, 2);
+    assert_true(res.state_saved);
+}
+
 static void test_log_level_from_config(void **state)
 {
     (void)state;
@@ -642,6 +664,7 @@ int main(void)
         T(test_menu_error_continues),
         T(test_boot_loop_then_bless),
         T(test_log_level_from_config),
+        T(test_second_start_in_one_power_on),
     };
     return cmocka_run_group_tests_name("run", tests, NULL, NULL);
 }
