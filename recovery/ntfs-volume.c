@@ -23,10 +23,6 @@
 
 #include "cli.h"
 
-/* Weak: tests/ntfs/test-ntfs-volume links this file without fd-io.c and
- * without the hook (tests/ntfs/ntfs.mk NTFS_TEST_SRC); the CLI has it. */
-#pragma weak cli_power_cut_hook
-
 /* ------------------------------------------------------------------ */
 /* Device: a byte range of a file or block device                      */
 
@@ -192,8 +188,7 @@ static s64 dev_pwrite(struct ntfs_device *dev, const void *buf, s64 count, s64 o
     struct range_dev *rd = dev->d_private;
     s64 done = 0;
 
-    if (cli_power_cut_hook)
-        cli_power_cut_hook();
+    cli_power_cut_hook();
 
     if (NDevReadOnly(dev)) {
         errno = EROFS;
