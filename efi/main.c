@@ -185,8 +185,17 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     }
 
     log_own_time(&log, t0); /* console only: the log file was written above */
-    st = ul_efi_chainload(image, self->DeviceHandle, loader, self->LoadOptions,
-                          self->LoadOptionsSize, &log);
+    const void *opts = self->LoadOptions;
+    UINT32 opts_size = self->LoadOptionsSize;
+    if (res.cfg.loader_options[0]) {
+        /* [unloop] loader_options replaces what unloop was started with. */
+        static CHAR16 wopts[UL_LOADER_MAX];
+        UINTN n = ul_strlen(res.cfg.loader_options) + 1;
+        ul_ascii_to_16(res.cfg.loader_options, wopts, n);
+        opts = wopts;
+        opts_size = (UINT32)(n * sizeof(CHAR16));
+    }
+    st = ul_efi_chainload(image, self->DeviceHandle, loader, opts, opts_size, &log);
     if (st == EFI_SUCCESS)
         return st;
 

@@ -229,6 +229,25 @@ static void set_key(struct ul_config *cfg, struct ul_diags *d, uint32_t ln, cons
             diag(d, ln, false, "mode: '%s' is not auto|installed|rescue; using auto", qv);
         return;
     }
+    if (eq(k, klen, "loader_options")) {
+        /* Passed to the loader as its load options (UCS-2), replacing the
+         * ones unloop was started with: e.g. a Linux EFI stub's command
+         * line.  Printable ASCII only; "" forwards unloop's own again. */
+        if (vlen >= sizeof(cfg->loader_options)) {
+            diag(d, ln, false, "loader_options: longer than %u characters; ignored",
+                 (unsigned)sizeof(cfg->loader_options) - 1);
+            return;
+        }
+        for (size_t i = 0; i < vlen; i++)
+            if (v[i] < 0x20 || v[i] > 0x7e) {
+                diag(d, ln, false, "loader_options: a character that is not printable ASCII; "
+                     "ignored");
+                return;
+            }
+        ul_memcpy(cfg->loader_options, v, vlen);
+        cfg->loader_options[vlen] = 0;
+        return;
+    }
     if (eq(k, klen, "loader")) {
         char path[UL_LOADER_MAX];
         if (parse_esp_path(d, ln, "loader", v, vlen, qv, path, sizeof(path)) == 0)

@@ -11,6 +11,9 @@
  *   default_action = ladder  # ladder|continue|quarantine|safe-mode|
  *                            # safe-mode-network|restore|reboot
  *   loader = \EFI\Microsoft\Boot\bootmgfw.efi
+ *   loader_options = ""    # load options for the loader (printable ASCII), e.g.
+ *                          # a Linux EFI stub's command line; "" = forward the
+ *                          # ones unloop was started with
  *   handoff = chainload    # chainload|bootnext|auto
  *   log_level = info       # error|warning|notice|info|debug
  *   log_size = 64          # KiB kept in \EFI\unloop\log before rotating
@@ -167,6 +170,7 @@ struct ul_config {
     uint32_t stop_timeout;
     enum ul_action default_action;
     char loader[UL_LOADER_MAX];
+    char loader_options[UL_LOADER_MAX]; /* "" = forward unloop's own */
     enum ul_handoff handoff;
     enum ul_log_level log_level;
     uint32_t log_size_kib;

@@ -259,6 +259,23 @@ static void test_handoff_and_log_level(void **state)
     }
 }
 
+static void test_loader_options(void **state)
+{
+    (void)state;
+    expect_clean("loader_options = \"initrd=\\EFI\\Linux\\initrd.img console=ttyS0\"\n");
+    assert_string_equal(cfg.loader_options, "initrd=\\EFI\\Linux\\initrd.img console=ttyS0");
+    expect_clean("loader_options = \"\"\n");
+    assert_string_equal(cfg.loader_options, "");
+
+    /* Not printable ASCII, or too long: refused, the default (forward) stays. */
+    expect_one_error("loader_options = caf\xc3\xa9\n", 1, "loader_options", "printable");
+    assert_string_equal(cfg.loader_options, "");
+    char text[400];
+    snprintf(text, sizeof(text), "loader_options = %0300d\n", 7);
+    expect_one_error(text, 1, "loader_options", "longer");
+    assert_string_equal(cfg.loader_options, "");
+}
+
 static void test_loader(void **state)
 {
     (void)state;
@@ -711,6 +728,7 @@ int main(void)
         T(test_default_action),
         T(test_handoff_and_log_level),
         T(test_loader),
+        T(test_loader_options),
         T(test_unknown_keys_and_sections),
         T(test_bom_crlf_and_line_numbers),
         T(test_nul_bytes),
