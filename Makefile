@@ -114,3 +114,4 @@ clean:
 
 .PHONY: all clean setup check demo bench fuzz unit efi-ntfs
 
+include agent/agent.mk
