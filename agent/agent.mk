@@ -45,9 +45,9 @@ agent-test: agent $(B)/unloop $(UNIT_BIN_DIR)/test-agent
 # libFuzzer target for the settings parser (flags, registry values).
 FUZZ_NAMES += agent-config
 FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-agent-config
-fuzz_src_agent-config := tests/agent/fuzz-agent-config.c shared/agent.c shared/boot-state.c \
+fuzz_src_agent-config := tests/agent/fuzz-agent-config.c tests/unit/fake-volume.c shared/agent.c shared/boot-state.c \
 	shared/crc32.c shared/string-util.c shared/time-util.c shared/log.c
-fuzz_max_len_agent-config := 4096
+fuzz_max_len_agent-config := 8300
 $(eval $(call fuzz_rule,agent-config))
 fuzz-smoke fuzz: $(FUZZ_DIR)/fuzz-agent-config
 

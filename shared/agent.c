@@ -284,9 +284,15 @@ int ul_agent_bless(struct ul_agent *a)
 
 fail:
     /* Retried every retry_ms: only the first failure goes to the ESP's log,
-     * so a missing state file does not become an ESP write every retry. */
-    if (++a->bless_failures == 1)
+     * so a failure does not become an ESP write every retry; and nothing at
+     * all is written to an ESP without a state file (it may be the wrong
+     * one: another disk's, another OS's). */
+    if (++a->bless_failures == 1 && r != -UL_ENOENT) {
         flush_log(a);
+    } else {
+        a->log->len = 0;
+        a->log->lost = 0;
+    }
     return r;
 }
 

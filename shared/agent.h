@@ -119,9 +119,10 @@ int ul_agent_check(struct ul_agent *a);
  * Mark this boot good: read the state, reset the count, record the time,
  * clear unloop's one-shot Safe Mode if the state says unloop set it, and
  * write the record (one slot write) and the log.  A missing state file is
- * not created (-UL_ENOENT: unloop.efi has not run from this ESP, or this is
- * the wrong ESP); a read error writes nothing; a corrupt file is replaced
- * by a fresh record, as `unloop bless` does.
+ * not created and nothing at all is written (-UL_ENOENT: unloop.efi has not
+ * run from this ESP, or this is the wrong ESP); a read error writes no
+ * state; a corrupt file is replaced by a fresh record, as `unloop bless`
+ * does.
  */
 int ul_agent_bless(struct ul_agent *a);
 /* Record "still good now" in last_good (one slot write; never touches

@@ -89,3 +89,10 @@ unit: $(UNIT_TESTS)
 	echo "unit: all $(words $(UNIT_TESTS)) test programs passed"
 
 .PHONY: unit
+
+# unloop-agent's logic (shared/agent.c; agent/agent.mk builds the binaries).
+UNIT_NAMES += agent
+UNIT_TESTS += $(UNIT_BIN_DIR)/test-agent
+unit_shared_agent := agent.c boot-state.c crc32.c log.c time-util.c string-util.c
+$(eval $(call unit_test_rule,agent))
+unit: $(UNIT_BIN_DIR)/test-agent
