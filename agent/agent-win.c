@@ -589,7 +589,13 @@ static int do_install(int argc, wchar_t **wargv)
             fprintf(stderr, "%s: --install: arguments may not contain '\"'\n", prog);
             return 2;
         }
-        n += _snwprintf(cmd + n, 8192 - (size_t)n, L" \"%ls\"", wargv[i]);
+        /* Quoted for CommandLineToArgvW: backslashes before the closing
+         * quote are doubled, or "S:\" would swallow the quote. */
+        size_t len = wcslen(wargv[i]), tail = 0;
+        while (tail < len && wargv[i][len - 1 - tail] == L'\\')
+            tail++;
+        n += _snwprintf(cmd + n, 8192 - (size_t)n, L" \"%ls%.*ls\"", wargv[i], (int)tail,
+                        wargv[i] + len - tail);
     }
     if (n <= 0 || n >= 8000) {
         fprintf(stderr, "%s: --install: command line too long\n", prog);
@@ -612,6 +618,12 @@ static int do_install(int argc, wchar_t **wargv)
         (wchar_t *)L"Tells unloop (the boot-loop recovery tool) that this boot was good, "
                    L"and keeps its last-good time current." };
     ChangeServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, &desc);
+    /* Started too early to find the ESP, or stopped by an error: try again
+     * a minute later, twice, then every 10 minutes. */
+    SC_ACTION actions[3] = { { SC_ACTION_RESTART, 60000 }, { SC_ACTION_RESTART, 60000 },
+                             { SC_ACTION_RESTART, 600000 } };
+    SERVICE_FAILURE_ACTIONSW fa = { .dwResetPeriod = 86400, .cActions = 3, .lpsaActions = actions };
+    ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
     int rc = set_safeboot_keys(true) < 0 ? 1 : 0;
     printf("service %ls installed: %ls\n", SERVICE_NAME, cmd);
     if (!StartServiceW(svc, 0, NULL)) {

@@ -362,8 +362,10 @@ def wine_tests(tmp):
                               stderr=subprocess.DEVNULL)
     try:
         esp = make_esp(tmp, "w-service", **FAILED)
-        r = wine(["C:\\unloop-agent.exe", "--install", "--esp", winpath(esp), "--delay", "0",
-                  "--refresh", "off"])
+        # A trailing backslash: the service's command line must keep it
+        # from escaping the closing quote.
+        r = wine(["C:\\unloop-agent.exe", "--install", "--esp", winpath(esp) + "\\", "--delay",
+                  "0", "--refresh", "off"])
         check("wine: --install creates and starts the service", r.returncode == 0 and
               "installed" in r.stdout, r.stdout + r.stderr)
         q = wine(["reg", "query", r"HKLM\SYSTEM\CurrentControlSet\Services\unloop-agent",
