@@ -291,18 +291,15 @@ def wine_tests(tmp):
           r.returncode == 0 and d2 and d2["seq"] == d["seq"] + 3 and d2["fixed_by"] == 2 and
           d2["last_good"] >= d["last_good"], f"{r.stderr} {d2}")
 
-    # 3. Service checks through Wine's SCM.
+    # 3. A service that does not exist fails the check (a running one is
+    #    checked in part 8, against the agent's own service).
     esp = make_esp(tmp, "w-checks", **FAILED)
     before = read(state_path(esp))
     r = wine([AGENT_EXE, "--console", "--esp", winpath(esp), "--delay", "0", "--once",
-              "--services", "RpcSs,NoSuchService"])
+              "--services", "NoSuchService"])
     check("wine: a missing service fails the check, nothing written",
           r.returncode == 3 and "NoSuchService is not installed" in r.stderr and
           read(state_path(esp)) == before, f"rc={r.returncode} {r.stderr}")
-    r = wine([AGENT_EXE, "--console", "--esp", winpath(esp), "--delay", "0", "--once",
-              "--services", "RpcSs"])
-    check("wine: a running service (RpcSs) passes, blessed",
-          r.returncode == 0 and status(esp).get("attempts") == 0, f"rc={r.returncode} {r.stderr}")
 
     # 4. Safe Mode: Wine has no bcdedit.exe, so the hook fails; the bless
     #    still happens and the flag stays for unloop.efi to clear.
@@ -352,8 +349,8 @@ def wine_tests(tmp):
           "no EFI system partition found" in r.stderr, r.stderr)
 
     # 8. The service: --install (CreateService, started by the SCM), the
-    #    service blesses and (refresh off) stops; then a stop request; then
-    #    --uninstall.  A console agent waiting on an empty directory keeps
+    #    service blesses and (refresh off) stops; service checks against it;
+    #    a stop request; --uninstall.  A console agent waiting on an empty directory keeps
     #    the Wine session (and so its service control manager) alive.
     keep_dir = os.path.join(tmp, "w-keeper")
     os.makedirs(keep_dir)
@@ -384,11 +381,30 @@ def wine_tests(tmp):
         r = wine(["C:\\unloop-agent.exe", "--uninstall"])
         check("wine: --uninstall", r.returncode == 0 and "removed" in r.stdout, r.stdout + r.stderr)
 
-        # SERVICE_CONTROL_STOP during the delay: stopped, nothing written.
+        # The service again, waiting out a long delay: it is RUNNING, so a
+        # check on it passes (SCM QueryServiceStatus); then
+        # SERVICE_CONTROL_STOP stops it with nothing written.
         esp = make_esp(tmp, "w-stop", **FAILED)
         before = read(state_path(esp))
-        r = wine(["cmd", "/c", f"C:\\unloop-agent.exe --install --esp {winpath(esp)} --delay 1h"
-                  " & sc stop unloop-agent & sc query unloop-agent"])
+        r = wine(["C:\\unloop-agent.exe", "--install", "--esp", winpath(esp), "--delay", "1h"])
+        q = wine(["sc", "query", "unloop-agent"])
+        check("wine: the installed service is RUNNING", r.returncode == 0 and "RUNNING" in q.stdout,
+              r.stderr + q.stdout)
+        esp2 = make_esp(tmp, "w-check-running", **FAILED)
+        before2 = read(state_path(esp2))
+        r = wine([AGENT_EXE, "--console", "--esp", winpath(esp2), "--delay", "0", "--once",
+                  "--services", "unloop-agent,NoSuchService"])
+        check("wine: one running and one missing service -> exit 3, nothing written",
+              r.returncode == 3 and "NoSuchService is not installed" in r.stderr and
+              "service unloop-agent is not" not in r.stderr and
+              read(state_path(esp2)) == before2,
+              f"rc={r.returncode} {r.stderr}")
+        r = wine([AGENT_EXE, "--console", "--esp", winpath(esp2), "--delay", "0", "--once",
+                  "--services", "unloop-agent"])
+        check("wine: a running service passes the check, blessed",
+              r.returncode == 0 and status(esp2).get("attempts") == 0,
+              f"rc={r.returncode} {r.stderr}")
+        r = wine(["cmd", "/c", "sc stop unloop-agent & sc query unloop-agent"])
         check("wine: SERVICE_CONTROL_STOP -> STOPPED, nothing written",
               "STOPPED" in r.stdout and read(state_path(esp)) == before, r.stdout + r.stderr)
         r = wine(["C:\\unloop-agent.exe", "--uninstall"])
