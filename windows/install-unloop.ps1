@@ -46,7 +46,7 @@
 [CmdletBinding(SupportsShouldProcess = $true)]
 param(
     [string]$Source = $PSScriptRoot,
-    [ValidateSet('', 'chainload', 'bootnext', 'auto')]
+    [ValidateSet('chainload', 'bootnext', 'auto')]
     [string]$Handoff = '',
     [string]$AgentDir = (Join-Path $env:ProgramFiles 'unloop'),
     [string[]]$AgentArgs = @(),
