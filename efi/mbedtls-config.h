@@ -9,6 +9,14 @@
  * reaches AES through the generic cipher layer), SHA-256 for the key
  * stretch, and mbedtls_platform_zeroize.  Nothing that needs time, files,
  * entropy or printf.
+ *
+ * And what shared/policy-sig.c calls in a policy-enforcing build (signed
+ * unloop.conf): a DER public key parsed by the pk layer, ECDSA verify over
+ * NIST P-256 with SHA-256.  Verifying needs no random numbers
+ * (MBEDTLS_ECP_NO_INTERNAL_RNG: the internal RNG only blinds operations on
+ * secrets).  These modules are in libmbedcrypto.a always but linked into
+ * unloop.efi only when policy-sig.o references them, so a build without a
+ * policy key is the same size as before.
  */
 #ifndef UNLOOP_MBEDTLS_CONFIG_H
 #define UNLOOP_MBEDTLS_CONFIG_H
@@ -28,6 +36,23 @@
 /* Hash. */
 #define MBEDTLS_SHA256_C
 
+/* Signed policy: public-key parse and ECDSA P-256 verify. */
+#define MBEDTLS_BIGNUM_C
+#define MBEDTLS_ECP_C
+#define MBEDTLS_ECP_DP_SECP256R1_ENABLED
+#define MBEDTLS_ECP_NIST_OPTIM
+#define MBEDTLS_ECP_NO_INTERNAL_RNG
+#define MBEDTLS_ECDSA_C
+#define MBEDTLS_ASN1_PARSE_C
+#define MBEDTLS_ASN1_WRITE_C
+#define MBEDTLS_OID_C
+#define MBEDTLS_MD_C
+#define MBEDTLS_PK_C
+#define MBEDTLS_PK_PARSE_C
+/* bignum.c: no 128-bit division helper (__udivti3) in a freestanding link;
+ * mbedTLS then divides with its own code. */
+#define MBEDTLS_NO_UDBL_DIVISION
+
 /*
  * Platform: no libc functions are assumed.  mbedtls_calloc/mbedtls_free
  * default to efi/libc's calloc/free (pool allocation, set up by
@@ -40,6 +65,8 @@
 #define MBEDTLS_PLATFORM_STD_MEM_HDR <stdlib.h>
 #define MBEDTLS_PLATFORM_STD_CALLOC calloc
 #define MBEDTLS_PLATFORM_STD_FREE free
+/* oid.c formats OIDs as text (efi/libc's snprintf). */
+#define MBEDTLS_PLATFORM_SNPRINTF_MACRO snprintf
 
 /* What mbedtls/config.h does at its end. */
 #include "mbedtls/check_config.h"
