@@ -49,6 +49,18 @@
 #define MBEDTLS_MD_C
 #define MBEDTLS_PK_C
 #define MBEDTLS_PK_PARSE_C
+/* The config is read before anything sets up efi/libc's pool allocator
+ * (the NTFS code does, later): policy-sig.c lends mbedTLS a static arena
+ * through mbedTLS's own buffer allocator for the verify, then puts
+ * calloc/free back.  UL_MBEDTLS_FREESTANDING tells it this is that build. */
+#define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+#define UL_MBEDTLS_FREESTANDING 1
+/* The buffer allocator "exits" when it finds its heap corrupted; there is
+ * no exit before the OS: policy-sig.c jumps back out and the verify fails. */
+#define MBEDTLS_PLATFORM_EXIT_MACRO ul_mbedtls_exit
+void ul_mbedtls_exit(int status);
+/* Smaller precomputed tables: verify runs once per boot. */
+#define MBEDTLS_ECP_WINDOW_SIZE 4
 /* bignum.c: no 128-bit division helper (__udivti3) in a freestanding link;
  * mbedTLS then divides with its own code. */
 #define MBEDTLS_NO_UDBL_DIVISION

@@ -38,7 +38,7 @@ MBEDTLS_FILES := aes aesni ccm cipher cipher_wrap sha256 platform platform_util
 # Signed policy (efi/policy.mk, shared/policy-sig.c): DER public key, ECDSA
 # P-256 verify.  Archive members: linked only by a policy build.
 MBEDTLS_FILES += bignum ecp ecp_curves ecdsa asn1parse asn1write oid md pk pk_wrap pkparse \
-	constant_time
+	constant_time memory_buffer_alloc
 MBEDTLS_OBJ := $(MBEDTLS_FILES:%=$(MBEDTLS_B)/library/%.o)
 
 # Everyone who includes <mbedtls/...> in the EFI build sees the unpacked

@@ -40,6 +40,7 @@
  *                  truncated, empty, trailing bytes)
  *   -UL_EPERM      well-formed, but not made by this key over these bytes
  *   -UL_EINVAL     the key is not a usable P-256 public key (a build error)
+ *   -UL_ENOMEM     mbedTLS ran out of memory
  *   -UL_EIO etc.   the signature file could not be read
  */
 int ul_policy_sig_verify(const uint8_t *key_der, size_t key_len, const void *data, size_t len,

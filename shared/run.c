@@ -76,6 +76,8 @@ static void load_config(struct ul_env *env, struct ul_config *cfg)
                 diags.d[0].msg, ul_policy_key_id);
         return;
     }
+    ul_logf(env->log, UL_LOG_INFO, "unloop.conf is signed by the policy key built into unloop (%s)",
+            ul_policy_key_id);
 #endif
     for (uint32_t i = 0; i < diags.n; i++)
         ul_logf(env->log, diags.d[i].warning ? UL_LOG_NOTICE : UL_LOG_WARNING,
