@@ -14,6 +14,10 @@ sets threshold = 1, so a single boot shows whether the config was used:
       3, no Acme rule), the console and the log say so, the file stays, and
       the machine reaches the loader.
 The policy CLI (build/policy-test/unloop) judges the same ESP the same way.
+  (d) the threat model's setting: Secure Boot on (Debian's snakeoil OVMF),
+      the policy build signed with the snakeoil key; someone who can write
+      the ESP but not sign binaries adds the rule: it is ignored, the signed
+      unloop.efi runs and reaches the (signed) loader.
 
 Usage: test_policy.py [-k NAME] [-j JOBS]. Needs `make all policy-test`.
 Prints one line per test and a closing 'policy: N passed, M failed' line.
@@ -38,6 +42,9 @@ CLI = os.path.join(PB, "unloop")
 KEY = os.path.join(PB, "test-key.pem")
 WORK = os.path.join(harness.BUILD, "qemu", "policy")
 BASE = os.path.join(WORK, "policy.img")
+SB_BASE = os.path.join(WORK, "policy-secureboot.img")
+EFI_SIGNED = os.path.join(PB, "unloop.signed.efi")
+STUB_SIGNED = os.path.join(harness.BUILD, "stub-loader.signed.efi")
 
 CONF_PATH = "\\EFI\\unloop\\unloop.conf"
 SIG_PATH = "\\EFI\\unloop\\unloop.conf.sig"
@@ -73,7 +80,7 @@ def sign(data):
     return r.stdout
 
 
-def build_base():
+def build_base(out=BASE, loader=EFI, stub=None):
     """The test machine with unloop.efi of the policy build, CONF on its ESP
     and the Acme file (an hour old) on its NTFS volume."""
     os.makedirs(WORK, exist_ok=True)
@@ -89,8 +96,9 @@ def build_base():
     conf = os.path.join(WORK, "policy.conf")
     with open(conf, "wb") as f:
         f.write(CONF)
-    subprocess.run([os.path.join(harness.TOP, "images", "build-test-machine.sh"), "--out", BASE,
-                    "--loader", EFI, "--stub", os.path.join(harness.BUILD, "stub-loader.efi"),
+    subprocess.run([os.path.join(harness.TOP, "images", "build-test-machine.sh"), "--out", out,
+                    "--loader", loader,
+                    "--stub", stub or os.path.join(harness.BUILD, "stub-loader.efi"),
                     "--conf", conf, "--bcd", harness.TEST_BCD, "--manifest", manifest],
                    check=True)
 
@@ -160,12 +168,37 @@ def test_missing_signature_ignored(m):
     refused(m, None, "no unloop.conf.sig")
 
 
+def build_secureboot_base():
+    """The policy build and the stub signed with the snakeoil key (make's sign
+    rule, efi/sign.mk), on a machine of their own."""
+    passfile = os.path.join(WORK, "snakeoil.pass")
+    with open(passfile, "w") as f:
+        f.write("snakeoil\n")
+    r = subprocess.run(["make", "-s", "-C", harness.TOP, os.path.relpath(EFI_SIGNED, harness.TOP),
+                        os.path.relpath(STUB_SIGNED, harness.TOP),
+                        "KEY=" + harness.SNAKEOIL_KEY, "CERT=" + harness.SNAKEOIL_CERT,
+                        "KEY_PASS_FILE=" + passfile], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Failure("make sign failed:\n" + r.stdout + r.stderr)
+    build_base(SB_BASE, EFI_SIGNED, STUB_SIGNED)
+
+
+def secureboot_unsigned_rule_ignored(m):
+    """(d) Secure Boot, signed unloop.efi with the policy key: an unsigned edit
+    of the rules is ignored and the machine boots."""
+    refused(m, sign(CONF.replace(b"threshold = 1", b"threshold = 2")), "signature does not verify")
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+TESTS.append(secureboot_unsigned_rule_ignored)
 
 
 def run_one(fn):
-    name = fn.__name__.split("_", 1)[1]
-    m = Machine(BASE, os.path.join(WORK, name))
+    name = fn.__name__.split("_", 1)[1] if fn.__name__.startswith("test_") else fn.__name__
+    if name.startswith("secureboot"):
+        m = Machine(SB_BASE, os.path.join(WORK, name), firmware=harness.SECURE_BOOT)
+    else:
+        m = Machine(BASE, os.path.join(WORK, name))
     try:
         fn(m)
         return name, None, sum(b.elapsed for b in m.boots), len(m.boots)
@@ -189,6 +222,8 @@ def main():
     harness.CLI = CLI
     tests = [t for t in TESTS if not args.k or args.k in t.__name__]
     build_base()
+    if any(t.__name__.startswith("secureboot") for t in tests):
+        build_secureboot_base()
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
         for name, err, secs, boots in ex.map(run_one, tests):
