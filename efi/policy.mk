@@ -38,6 +38,7 @@ $(1)/policy-key.c: FORCE_POLICY_KEY $(2) efi/gen-policy-key.sh | $(SETUP_STAMP)
 	@bash efi/gen-policy-key.sh '$(2)' $$@
 
 $(1)/efi/policy-key.o: $(1)/policy-key.c shared/policy-sig.h
+	@mkdir -p $$(@D)
 	$$(CC) $$(EFI_CFLAGS) -Ishared -c $$< -o $$@
 $(1)/efi/shared/run.o: shared/run.c $$(SHARED_HDR) | $(SETUP_STAMP)
 	@mkdir -p $$(@D)
