@@ -114,3 +114,6 @@ clean:
 
 .PHONY: all clean setup check demo bench fuzz unit efi-ntfs
 
+
+# Signed policy (issue #7): make policy POLICY_KEY=pub.pem, make policy-test (efi/policy.mk).
+include efi/policy.mk

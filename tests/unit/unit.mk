@@ -89,3 +89,14 @@ unit: $(UNIT_TESTS)
 	echo "unit: all $(words $(UNIT_TESTS)) test programs passed"
 
 .PHONY: unit
+
+# Signed policy (issue #7): shared/policy-sig.c against openssl-made vectors,
+# and run.c's config load compiled into the test with UL_POLICY_ENFORCE.
+UNIT_NAMES += policy-sig
+UNIT_TESTS += $(UNIT_BIN_DIR)/test-policy-sig
+unit_shared_policy-sig := policy-sig.c menu.c decide.c boot-state.c crc32.c config.c rules.c log.c \
+	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c quarantine.c journal.c
+unit_ldlibs_policy-sig := -lmbedcrypto
+$(eval $(call unit_test_rule,policy-sig))
+$(UNIT_OBJ_DIR)/tests/unit/test-policy-sig.o: shared/run.c tests/unit/policy-vectors.h
+unit: $(UNIT_BIN_DIR)/test-policy-sig
