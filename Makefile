@@ -38,7 +38,7 @@ CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-
 	recovery/ntfs-volume.c recovery/ntfs-cmd.c shared/ntfs/ul-ntfs.c recovery/report-cmd.c recovery/json-read.c
 # BitLocker: the CLI links Debian's libmbedtls (-lmbedcrypto); unloop.efi
 # links shared/bitlocker.c with mbedTLS built from source (efi/mbedtls.mk).
-CLI_SRC += recovery/bitlocker-cmd.c recovery/bitlocker-volume.c recovery/fd-io.c shared/bitlocker.c
+CLI_SRC += recovery/bitlocker-cmd.c recovery/bitlocker-volume.c recovery/fd-io.c recovery/ntfs-window.c shared/bitlocker.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
 $(CLI_OBJ): $(wildcard recovery/*.h shared/ntfs/*.h)
 
@@ -113,5 +113,9 @@ clean:
 	rm -rf $(B)
 
 .PHONY: all clean setup check demo bench fuzz unit efi-ntfs
+
+
+# Signed policy (issue #7): make policy POLICY_KEY=pub.pem, make policy-test (efi/policy.mk).
+include efi/policy.mk
 
 include agent/agent.mk

@@ -35,6 +35,10 @@ $(MBEDTLS_STAMP): scripts/fetch-deb-source.sh | $(SETUP_STAMP)
 # AES (+ AES-NI) with CBC and XTS, CCM over the generic cipher layer,
 # SHA-256, and the platform layer (calloc/free, zeroize).
 MBEDTLS_FILES := aes aesni ccm cipher cipher_wrap sha256 platform platform_util
+# Signed policy (efi/policy.mk, shared/policy-sig.c): DER public key, ECDSA
+# P-256 verify.  Archive members: linked only by a policy build.
+MBEDTLS_FILES += bignum ecp ecp_curves ecdsa asn1parse asn1write oid md pk pk_wrap pkparse \
+	constant_time memory_buffer_alloc
 MBEDTLS_OBJ := $(MBEDTLS_FILES:%=$(MBEDTLS_B)/library/%.o)
 
 # Everyone who includes <mbedtls/...> in the EFI build sees the unpacked

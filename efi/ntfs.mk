@@ -69,7 +69,8 @@ $(NTFS_B)/libntfs-3g.a: $(NTFS3G_OBJ)
 # Our code: the project's full warnings and -Werror.
 EFI_LIBC_SRC := $(wildcard efi/libc/*.c)
 EFI_LIBC_OBJ := $(EFI_LIBC_SRC:%.c=$(NTFS_B)/%.o)
-$(NTFS_B)/efi/libc/%.o: efi/libc/%.c $(wildcard efi/libc/include/*.h efi/libc/include/sys/*.h) | $(SETUP_STAMP)
+$(NTFS_B)/efi/libc/%.o: efi/libc/%.c $(wildcard efi/libc/include/*.h efi/libc/include/sys/*.h) \
+		shared/string-util.h | $(SETUP_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(EFI_CFLAGS) $(EFI_LIBC_INC) -c $< -o $@
 

@@ -41,25 +41,9 @@
 # with IMAGE_TOOLS_DIR), mkfs.fat, mtools, mkntfs.
 set -euo pipefail
 
-prog=${0##*/}
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-top=$(dirname "$here")
-tools=${IMAGE_TOOLS_DIR:-$top/build/images}
-
-die() { echo "$prog: $*" >&2; exit 1; }
-usage() {
-	sed -n '7,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
-# Run a command silently; show its output only if it fails.
-quiet() {
-	local out
-	if ! out=$("$@" 2>&1); then
-		printf '%s\n' "$out" >&2
-		die "failed: $*"
-	fi
-}
+usage_lines=7,37
+# shellcheck source=images/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 out="" loader="" stub="" conf="" bcd="" direct=0 ntfs_base="" crash_back=""
 bl_rp="" bl_method="" bl_password="" bl_bek_dir=""
@@ -99,11 +83,6 @@ if ! [[ "$size_mib" =~ ^[0-9]+$ ]] || [ "$size_mib" -lt 160 ]; then
 	die "--size: want a number of MiB >= 160, got '$size_mib'"
 fi
 
-need_file() {
-	if [ ! -f "$2" ] || [ ! -r "$2" ]; then
-		die "$1: '$2' is not a readable file"
-	fi
-}
 need_file --stub "$stub"
 if [ "$direct" = 0 ]; then
 	need_file --loader "$loader"

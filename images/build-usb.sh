@@ -28,25 +28,9 @@
 # (override the directory with IMAGE_TOOLS_DIR), mkfs.fat, mtools.
 set -euo pipefail
 
-prog=${0##*/}
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-top=$(dirname "$here")
-tools=${IMAGE_TOOLS_DIR:-$top/build/images}
-
-die() { echo "$prog: $*" >&2; exit 1; }
-usage() {
-	sed -n '7,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
-# Run a command silently; show its output only if it fails.
-quiet() {
-	local out
-	if ! out=$("$@" 2>&1); then
-		printf '%s\n' "$out" >&2
-		die "failed: $*"
-	fi
-}
+usage_lines=7,20
+# shellcheck source=images/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 out=$top/build/unloop-usb.img loader=$top/build/unloop.efi conf="" keys="" size_mib=64
 while [ $# -gt 0 ]; do
@@ -69,11 +53,6 @@ done
 if ! [[ "$size_mib" =~ ^[0-9]+$ ]] || [ "$size_mib" -lt 40 ]; then
 	die "--size: want a number of MiB >= 40, got '$size_mib'"
 fi
-need_file() {
-	if [ ! -f "$2" ] || [ ! -r "$2" ]; then
-		die "$1: '$2' is not a readable file"
-	fi
-}
 need_file --loader "$loader"
 [ -z "$conf" ] || need_file --conf "$conf"
 [ -z "$keys" ] || [ -d "$keys" ] || die "--keys: '$keys' is not a directory"

@@ -3,14 +3,17 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-int cli_pread_all(int fd, void *buf, size_t len, uint64_t off)
+/* One loop for both directions: short transfers and EINTR are retried;
+ * end of file on a read (or a zero-byte write) is an I/O error. */
+static int xfer_all(int fd, char *p, size_t len, uint64_t off, bool write)
 {
-    char *p = buf;
     while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
+        ssize_t n = write ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -22,20 +25,15 @@ int cli_pread_all(int fd, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+int cli_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    return xfer_all(fd, buf, len, off, false);
+}
+
 int cli_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
-    const char *p = buf;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
+    /* pwrite takes a const buffer; xfer_all never writes through it. */
+    return xfer_all(fd, (char *)(uintptr_t)buf, len, off, true);
 }
 
 /*

@@ -580,6 +580,10 @@ int main(int argc, char **argv)
             return usage_error("%s", "usage: unloop bcd list (--esp DIR | --bcd FILE)");
         return cmd_bcd_list(&o);
     }
+    if (strcmp(cmd, "policy") == 0) {
+        int cmd_policy(const struct cli_opts *o, int nargs, char **args); /* policy-cmd.c */
+        return cmd_policy(&o, nargs - 1, args + 1);
+    }
     if (strcmp(cmd, "report") == 0) {
         if (nargs != 3 || strcmp(args[1], "summarize") != 0)
             return usage_error("%s", "usage: unloop report summarize DIR [--csv]");

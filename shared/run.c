@@ -5,6 +5,32 @@
 #include "time-util.h"
 #include "ul-errno.h"
 #include "unloop-contract.h"
+#ifdef UL_POLICY_ENFORCE
+#include "policy-sig.h"
+
+/*
+ * Signed policy (policy-sig.h): a config whose signature does not verify
+ * is ignored whole, not rule by rule.  Every key is policy: loader = can
+ * start another binary, threshold, default_action and [quarantine] decide
+ * what is moved and when, [script] acts unattended; keeping any of them
+ * would leave a way to misuse unloop.  One error diagnostic (line 0) says
+ * why, starting with UL_POLICY_REFUSED.
+ */
+static bool policy_accepts(const struct ul_volume *esp, const char *buf, size_t len,
+                           struct ul_diags *diags)
+{
+    int r = ul_policy_sig_check(esp, ul_policy_key, ul_policy_key_len, buf, len);
+    if (r == 0)
+        return true;
+    ul_snprintf(diags->d[0].msg, sizeof(diags->d[0].msg), "%s (%s): settings ignored",
+                UL_POLICY_REFUSED, ul_policy_sig_strerror(r));
+    diags->d[0].line = 0;
+    diags->d[0].warning = false;
+    diags->n = 1;
+    diags->errors = 1;
+    return false;
+}
+#endif
 
 int ul_config_load(const struct ul_volume *esp, struct ul_config *cfg, struct ul_diags *diags)
 {
@@ -17,6 +43,10 @@ int ul_config_load(const struct ul_volume *esp, struct ul_config *cfg, struct ul
     r = esp->ops->read(esp->ctx, UL_CONFIG_PATH, 0, buf, sizeof(buf), &got);
     if (r < 0)
         return r;
+#ifdef UL_POLICY_ENFORCE
+    if (!policy_accepts(esp, buf, got, diags))
+        return 0;
+#endif
     ul_config_parse(buf, got, cfg, diags);
     return 0;
 }
@@ -38,6 +68,17 @@ static void load_config(struct ul_env *env, struct ul_config *cfg)
         ul_log_err(env->log, r, "cannot read %s; using built-in defaults", UL_CONFIG_PATH);
         return;
     }
+#ifdef UL_POLICY_ENFORCE
+    if (diags.n == 1 && diags.d[0].line == 0 &&
+        ul_memcmp(diags.d[0].msg, UL_POLICY_REFUSED, sizeof(UL_POLICY_REFUSED) - 1) == 0) {
+        ul_logf(env->log, UL_LOG_ERROR,
+                "unloop.conf is %s; using the built-in defaults (policy key %s)",
+                diags.d[0].msg, ul_policy_key_id);
+        return;
+    }
+    ul_logf(env->log, UL_LOG_INFO, "unloop.conf is signed by the policy key built into unloop (%s)",
+            ul_policy_key_id);
+#endif
     for (uint32_t i = 0; i < diags.n; i++)
         ul_logf(env->log, diags.d[i].warning ? UL_LOG_NOTICE : UL_LOG_WARNING,
                 "unloop.conf line %u: %s", diags.d[i].line, diags.d[i].msg);

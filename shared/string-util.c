@@ -142,42 +142,49 @@ static void put(struct out *o, char c)
     o->len++;
 }
 
-static void put_padded(struct out *o, const char *s, size_t n, unsigned width, bool left, char pad)
+static void put_n(struct out *o, char c, int n)
 {
-    size_t fill = width > n ? width - n : 0;
-    if (!left)
-        while (fill--)
-            put(o, pad);
-    for (size_t i = 0; i < n; i++)
-        put(o, s[i]);
-    if (left)
-        while (fill--)
-            put(o, ' ');
+    for (; n > 0; n--)
+        put(o, c);
 }
 
-static void put_number(struct out *o, uint64_t v, bool neg, unsigned base, bool upper,
-                       unsigned width, bool left, char pad)
+/* The digits of an integer conversion with its prefix, zeros and padding. */
+static void put_integer(struct out *o, char conv, uint64_t u, bool neg, int width, int prec,
+                        bool left, bool plus, bool space, bool alt, bool zero)
 {
-    char tmp[24];
-    size_t n = 0;
-    const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    do {
-        tmp[sizeof(tmp) - 1 - n++] = digits[v % base];
-        v /= base;
-    } while (v);
-    if (neg) {
-        if (pad == '0') {
-            put(o, '-');
-            if (width)
-                width--;
-        } else {
-            tmp[sizeof(tmp) - 1 - n++] = '-';
-        }
+    unsigned base = conv == 'o' ? 8 : (conv == 'x' || conv == 'X' || conv == 'p') ? 16 : 10;
+    const char *xd = conv == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+    char digits[24];
+    int nd = 0;
+    bool has_prec = prec >= 0; /* a precision turns the '0' flag off (C11 7.21.6.1) */
+
+    for (uint64_t v = u; v; v /= base)
+        digits[nd++] = xd[v % base];
+    if (prec < 0 && nd == 0)
+        digits[nd++] = '0';
+    const char *prefix = neg ? "-" : plus ? "+" : space ? " " : "";
+    if (alt && base == 16 && u)
+        prefix = conv == 'X' ? "0X" : "0x";
+    if (alt && base == 8 && prec <= nd && (nd == 0 || digits[nd - 1] != '0'))
+        prec = nd + 1; /* '#o': the first digit is a 0 */
+    int zeros = prec > nd ? prec - nd : 0;
+    int total = (int)ul_strlen(prefix) + zeros + nd;
+    if (zero && !left && !has_prec && width > total) {
+        zeros += width - total;
+        total = width;
     }
-    put_padded(o, tmp + sizeof(tmp) - n, n, width, left, pad);
+    if (!left)
+        put_n(o, ' ', width - total);
+    for (const char *q = prefix; *q; q++)
+        put(o, *q);
+    put_n(o, '0', zeros);
+    while (nd)
+        put(o, digits[--nd]);
+    if (left)
+        put_n(o, ' ', width - total);
 }
 
-size_t ul_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+size_t ul_vformat(char *buf, size_t size, const char *fmt, va_list ap, const char *m_text)
 {
     struct out o = { buf, size, 0 };
 
@@ -187,19 +194,27 @@ size_t ul_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             continue;
         }
         p++;
-        bool left = false;
-        char pad = ' ';
+        bool left = false, plus = false, space = false, alt = false, zero = false;
         for (;; p++) {
-            if (*p == '-')
-                left = true;
-            else if (*p == '0')
-                pad = '0';
-            else
-                break;
+            if (*p == '-') left = true;
+            else if (*p == '+') plus = true;
+            else if (*p == ' ') space = true;
+            else if (*p == '#') alt = true;
+            else if (*p == '0') zero = true;
+            else break;
         }
-        unsigned width = 0;
-        while (*p >= '0' && *p <= '9')
-            width = width * 10 + (unsigned)(*p++ - '0');
+        int width = 0;
+        if (*p == '*') {
+            width = va_arg(ap, int);
+            if (width < 0) {
+                left = true;
+                width = -width;
+            }
+            p++;
+        } else {
+            while (*p >= '0' && *p <= '9')
+                width = width * 10 + (*p++ - '0');
+        }
         int prec = -1;
         if (*p == '.') {
             p++;
@@ -212,62 +227,99 @@ size_t ul_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
                     prec = prec * 10 + (*p++ - '0');
             }
         }
-        int lng = 0;
-        bool sz = false;
-        while (*p == 'l') {
-            lng++;
-            p++;
+        /* length: 0 int, 1 char (hh), 2 short (h), 3 long, 4 long long,
+         * 5 size_t/ptrdiff_t/intmax_t */
+        int len = 0;
+        for (;; p++) {
+            if (*p == 'h') len = len == 2 ? 1 : 2;
+            else if (*p == 'l') len = len == 3 ? 4 : 3;
+            else if (*p == 'z' || *p == 't' || *p == 'j') len = 5;
+            else break;
         }
-        if (*p == 'z') {
-            sz = true;
-            p++;
-        }
+
+        const char *str = NULL;
+        size_t slen = 0;
+        char c;
         switch (*p) {
-        case 's': {
-            const char *s = va_arg(ap, const char *);
-            if (!s)
-                s = "(null)";
-            size_t n = prec >= 0 ? ul_strnlen(s, (size_t)prec) : ul_strlen(s);
-            put_padded(&o, s, n, width, left, ' ');
-            break;
-        }
-        case 'c': {
-            char c = (char)va_arg(ap, int);
-            put_padded(&o, &c, 1, width, left, ' ');
-            break;
-        }
-        case 'd':
-        case 'i': {
-            int64_t v = sz ? (int64_t)va_arg(ap, long) : lng >= 2 ? va_arg(ap, long long)
-                        : lng == 1 ? va_arg(ap, long) : va_arg(ap, int);
-            uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-            put_number(&o, u, v < 0, 10, false, width, left, left ? ' ' : pad);
-            break;
-        }
-        case 'u':
-        case 'x':
-        case 'X': {
-            uint64_t v = sz ? va_arg(ap, size_t) : lng >= 2 ? va_arg(ap, unsigned long long)
-                         : lng == 1 ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
-            put_number(&o, v, false, *p == 'u' ? 10 : 16, *p == 'X', width, left,
-                       left ? ' ' : pad);
-            break;
-        }
+        case 0:
+            p--; /* a lone '%' at the end */
+            continue;
         case '%':
             put(&o, '%');
+            continue;
+        case 'm':
+            if (!m_text) {
+                put(&o, '%');
+                put(&o, 'm');
+                continue;
+            }
+            str = m_text;
+            slen = ul_strlen(str);
             break;
-        case 0:
-            p--; /* lone '%' at the end */
+        case 's':
+            str = va_arg(ap, const char *);
+            if (!str)
+                str = "(null)";
+            slen = prec >= 0 ? ul_strnlen(str, (size_t)prec) : ul_strlen(str);
             break;
+        case 'c':
+            c = (char)va_arg(ap, int);
+            str = &c;
+            slen = 1;
+            break;
+        case 'd': case 'i': {
+            int64_t v;
+            switch (len) {
+            case 1: v = (signed char)va_arg(ap, int); break;
+            case 2: v = (short)va_arg(ap, int); break;
+            case 3: v = va_arg(ap, long); break;
+            case 4: v = va_arg(ap, long long); break;
+            case 5: v = (int64_t)va_arg(ap, long); break;
+            default: v = va_arg(ap, int); break;
+            }
+            put_integer(&o, *p, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0, width,
+                        prec, left, plus, space, alt, zero);
+            continue;
+        }
+        case 'u': case 'o': case 'x': case 'X': case 'p': {
+            uint64_t u;
+            if (*p == 'p') {
+                u = (uintptr_t)va_arg(ap, void *);
+                alt = true;
+            } else {
+                switch (len) {
+                case 1: u = (unsigned char)va_arg(ap, unsigned); break;
+                case 2: u = (unsigned short)va_arg(ap, unsigned); break;
+                case 3: u = va_arg(ap, unsigned long); break;
+                case 4: u = va_arg(ap, unsigned long long); break;
+                case 5: u = va_arg(ap, size_t); break;
+                default: u = va_arg(ap, unsigned); break;
+                }
+            }
+            put_integer(&o, *p, u, false, width, prec, left, false, false, alt, zero);
+            continue;
+        }
         default:
+            /* unknown conversion: print it as is, consuming no argument */
             put(&o, '%');
             put(&o, *p);
-            break;
+            continue;
         }
+        if (!left)
+            put_n(&o, ' ', width - (int)slen);
+        for (size_t i = 0; i < slen; i++)
+            put(&o, str[i]);
+        if (left)
+            put_n(&o, ' ', width - (int)slen);
     }
     if (size > 0)
         buf[o.len < size ? o.len : size - 1] = 0;
     return o.len;
+}
+
+size_t ul_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    return ul_vformat(buf, size, fmt, ap, NULL);
 }
 
 size_t ul_snprintf(char *buf, size_t size, const char *fmt, ...)

@@ -26,10 +26,15 @@ int ul_memcmp(const void *a, const void *b, size_t n);
 void ul_explicit_bzero(void *dst, size_t n);
 
 /*
- * A small vsnprintf: %s %c %d %i %u %x %X %%, the length modifiers l, ll
- * and z, a field width, '-' and '0' flags, and %.*s.  Always terminates
- * (when size > 0); returns the length the full output would have had.
+ * C99's vsnprintf without floating point: %d %i %u %o %x %X %p %c %s %%,
+ * the length modifiers hh h l ll z t j, flags '-' '+' ' ' '#' '0', width
+ * and precision (also '*').  An unknown conversion prints itself and takes
+ * no argument.  Always terminates (when size > 0); returns the length the
+ * full output would have had.  One formatter for the core and, through
+ * ul_vformat, for efi/libc's printf family (libntfs-3g's messages), where
+ * %m prints m_text (strerror(errno)); with m_text NULL it prints "%m".
  */
+size_t ul_vformat(char *buf, size_t size, const char *fmt, va_list ap, const char *m_text);
 size_t ul_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 size_t ul_snprintf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -153,6 +153,9 @@ suite qemu-power-cut qemu python3 tests/qemu/test_boot.py --power-cut
 # 6b. Secure Boot (Debian's snakeoil OVMF): signed unloop.efi runs; unsigned, tampered
 #     and wrong-key images refused by the firmware; an unsigned loader refused, unloop falls back
 suite secureboot secureboot python3 tests/qemu/test_secureboot.py
+# 6b'. signed policy (build/policy-test, a throwaway openssl key): a signed rule is
+#      applied; a bad or missing signature: the whole config ignored, said, still boots
+suite policy policy python3 tests/qemu/test_policy.py
 
 # 6c. the recovery USB stick image (make usb): sfdisk, fdisk, fsck.fat, mtools; booted over xHCI
 suite usb usb python3 tests/images/test_usb.py

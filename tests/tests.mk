@@ -56,3 +56,11 @@ qemu-power-cut: $(SETUP_STAMP)
 	@python3 tests/qemu/cut_every_write.py
 
 .PHONY: check demo docs-screenshot bench qemu-test qemu-power-cut
+
+# Signed policy (issue #7): the policy build with a throwaway openssl key
+# (efi/policy.mk, build/policy-test/) and its QEMU test.
+check: policy-test
+qemu-policy: $(SETUP_STAMP)
+	@$(MAKE) --no-print-directory $(QEMU_DEPS) policy-test
+	@python3 tests/qemu/test_policy.py
+.PHONY: qemu-policy

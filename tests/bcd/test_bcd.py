@@ -20,22 +20,13 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import ok, summary  # noqa: E402
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.path.join(TOP, "build", "unloop")
 DATA = os.path.join(TOP, "..", "shared", "testdata", "bcd")
 BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
-
-passed = failed = 0
-
-
-def ok(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   - " + name)
-    else:
-        failed += 1
-        print("FAIL - " + name + (("\n       " + detail[:2000]) if detail else ""))
 
 
 def tree(path):
@@ -239,8 +230,7 @@ def main():
         check_dirty(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("bcd: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("bcd")
 
 
 if __name__ == "__main__":

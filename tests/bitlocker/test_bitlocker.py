@@ -33,10 +33,12 @@ import tempfile
 import time
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import ok, summary  # noqa: E402
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.path.join(TOP, "build", "unloop")
 DATA = os.path.abspath(os.path.join(TOP, "..", "shared", "testdata", "bitlocker"))
-passed = failed = 0
 
 # bdeinfo's and dislocker-metadata's names for the methods, and ours.
 BDE_METHOD = {"AES-CBC 128-bit with Diffuser": "aes-cbc-elephant-128",
@@ -48,16 +50,6 @@ BDE_TYPE = {"Password": "password", "Recovery password": "recovery-password",
             "TPM and PIN": "tpm-pin"}
 CONF_CIPHER = {"aes-cbc-eboiv": ("aes-cbc-128",), "aes-xts-plain64": ("aes-xts-128",),
                "aes-cbc-elephant": ("aes-cbc-elephant-128",)}
-
-
-def ok(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   - " + name)
-    else:
-        failed += 1
-        print("FAIL - " + name + (("\n       " + str(detail)[:1500]) if detail else ""))
 
 
 def cli(*args, stdin=None):
@@ -692,8 +684,7 @@ def main():
             perf(tmp, conf["bitlk-aes-xts-128"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("bitlocker: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("bitlocker")
 
 
 if __name__ == "__main__":

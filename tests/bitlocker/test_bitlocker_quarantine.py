@@ -42,6 +42,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import ok, summary  # noqa: E402
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("UNLOOP_CLI") or os.path.join(TOP, "build", "unloop")
 DATA = os.path.abspath(os.path.join(TOP, "..", "shared", "testdata", "bitlocker"))
@@ -50,17 +53,6 @@ DRIVER = "\\Windows\\System32\\drivers\\Acme\\C-00000291-test.sys"
 RULES = ("[rule acme-channel]\n"
          "path = \\Windows\\System32\\drivers\\Acme\\C-00000291*.sys\n"
          "content = any\n")
-passed = failed = 0
-
-
-def ok(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   - " + name)
-    else:
-        failed += 1
-        print("FAIL - " + name + (("\n       " + str(detail)[:1500]) if detail else ""))
 
 
 def run(cmd, stdin=None, check=False):
@@ -340,7 +332,8 @@ def build_harness(tmp):
              "-Wno-unused-parameter", "-fsanitize=address,undefined", "-D_GNU_SOURCE",
              "-I" + os.path.join(TOP, "recovery"), "-I" + os.path.join(TOP, "shared"),
              "-o", exe, src] +
-            [os.path.join(TOP, x) for x in ("recovery/bitlocker-volume.c", "recovery/fd-io.c", "shared/bitlocker.c",
+            [os.path.join(TOP, x) for x in ("recovery/bitlocker-volume.c", "recovery/fd-io.c",
+                                             "recovery/ntfs-window.c", "shared/bitlocker.c",
                                              "shared/string-util.c", "shared/gpt.c",
                                              "shared/crc32.c")] +
             ["-lntfs-3g", "-lmbedcrypto"])
@@ -449,13 +442,12 @@ def main():
         # independent writer); without FUSE there is no way to make them.
         print("SKIP: /dev/fuse is missing here: the BitLocker quarantine tests need "
               "dislocker-fuse to build their volumes")
-        print("bitlocker-quarantine: %d passed, %d failed" % (passed, failed))
+        summary("bitlocker-quarantine")
         return 0
     if missing or not os.access(CLI, os.X_OK):
         ok("prerequisites (%s, /dev/fuse, build/unloop)" % ", ".join(missing or ["tools"]),
            False, "missing: %s" % missing)
-        print("bitlocker-quarantine: %d passed, %d failed" % (passed, failed))
-        return 1
+        return summary("bitlocker-quarantine")
     tmp = tempfile.mkdtemp(prefix="unloop-blq-", dir=os.path.join(TOP, "build"))
     try:
         rules = os.path.join(tmp, "rules.conf")
@@ -480,8 +472,7 @@ def main():
         for d in ("ntfs-mnt", "fve-mnt"):
             unmount(os.path.join(tmp, d))
         shutil.rmtree(tmp, ignore_errors=True)
-    print("bitlocker-quarantine: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("bitlocker-quarantine")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import ok, summary  # noqa: E402
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOOL = os.path.join(TOP, "build", "images", "bitlocker-encrypt")
 CLI = os.path.join(TOP, "build", "unloop")
@@ -58,17 +61,6 @@ BDE_METHOD = {"AES-CBC 128-bit": "aes-cbc-128", "AES-CBC 256-bit": "aes-cbc-256"
               "AES-XTS 128-bit": "aes-xts-128", "AES-XTS 256-bit": "aes-xts-256"}
 BDE_TYPE = {"Password": "password", "Recovery password": "recovery-password",
             "Startup key": "startup-key", "Clear key": "clear-key"}
-passed = failed = 0
-
-
-def ok(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   - " + name)
-    else:
-        failed += 1
-        print("FAIL - " + name + (("\n       " + str(detail)[:1500]) if detail else ""))
 
 
 def run(*args, **kw):
@@ -238,8 +230,7 @@ def main():
     finally:
         subprocess.run(["umount", os.path.join(tmp, "mnt")], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("writer: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("writer")
 
 
 def check_test_machine(tmp):

@@ -18,23 +18,16 @@ import sys
 import tempfile
 import unicodedata
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import ok, summary  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 U = os.path.join(ROOT, "build", "unloop")
 REPORTS = os.path.join(ROOT, "tests", "cli", "reports")
-passed = failed = 0
 
 
 def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok   - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name}")
-        if detail:
-            for line in str(detail).splitlines()[:12]:
-                print(f"       {line}")
+    return ok(name, cond, "\n       ".join(str(detail).splitlines()[:12]))
 
 
 def run(*args, timeout=30):
@@ -588,8 +581,7 @@ def main():
             import traceback
             traceback.print_exc()
             check(f"{t.__name__} ran to the end", False, repr(e))
-    print(f"report: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary("report")
 
 
 if __name__ == "__main__":

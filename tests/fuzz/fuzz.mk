@@ -130,3 +130,16 @@ fuzz: $(FUZZ_TARGETS)
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1,fuzz))
 
 .PHONY: fuzz fuzz-smoke
+
+# policy-sig: unloop.conf.sig as a policy-enforcing build reads it (signed
+# policy, issue #7), over the openssl-made vectors of tests/unit/policy-vectors.h.
+FUZZ_NAMES += policy-sig
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-policy-sig
+fuzz_src_policy-sig := tests/fuzz/fuzz-policy-sig.c shared/policy-sig.c shared/string-util.c \
+	tests/unit/fake-volume.c
+fuzz_ldlibs_policy-sig := -lmbedcrypto
+# The signature file is refused past UL_POLICY_SIG_MAX (256) bytes; room for a config.
+fuzz_max_len_policy-sig := 1024
+$(eval $(call fuzz_rule,policy-sig))
+$(FUZZ_DIR)/fuzz-policy-sig: tests/unit/policy-vectors.h
+fuzz-smoke fuzz: $(FUZZ_DIR)/fuzz-policy-sig

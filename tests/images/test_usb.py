@@ -21,25 +21,18 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "qemu"))
 from harness import OVMF_CODE, OVMF_VARS, clean  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import ok, summary  # noqa: E402
+
 B = os.path.join(TOP, "build")
 SCRIPT = os.path.join(TOP, "images", "build-usb.sh")
 LOADER = os.path.join(B, "unloop.efi")
 CLI = os.path.join(B, "unloop")
 ESP_GUID = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 
-passed = failed = 0
-
 
 def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + what, flush=True)
-    else:
-        failed += 1
-        print("FAIL " + what + ("\n     " + detail.replace("\n", "\n     ") if detail else ""),
-              flush=True)
-    return cond
+    return ok(what, cond, str(detail).replace("\n", "\n       "), limit=4000)
 
 
 def run(*cmd, **kw):
@@ -254,8 +247,7 @@ def main():
                   "\n".join(text.split("\n")[-25:]))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("usb: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("usb")
 
 
 if __name__ == "__main__":

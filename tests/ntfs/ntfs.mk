@@ -14,10 +14,10 @@ NTFS_TEST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-unused-paramete
 NTFS_TEST_LDLIBS := -lcmocka -lntfs-3g
 # shared/ sources the adapter needs: the libntfs-3g glue
 NTFS_TEST_SHARED := ntfs/ul-ntfs.c
-NTFS_TEST_SRC := tests/ntfs/test-ntfs-volume.c recovery/ntfs-volume.c recovery/fd-io.c \
+NTFS_TEST_SRC := tests/ntfs/test-ntfs-volume.c recovery/ntfs-volume.c recovery/ntfs-window.c recovery/fd-io.c \
 	$(addprefix shared/,$(NTFS_TEST_SHARED)) shared/ntfs/ntfs-replay.c
 
-build/tests/ntfs/test-ntfs-volume: $(NTFS_TEST_SRC) recovery/ntfs-volume.h shared/ops.h shared/ntfs/ul-ntfs.h \
+build/tests/ntfs/test-ntfs-volume: $(NTFS_TEST_SRC) recovery/ntfs-volume.h recovery/ntfs-window.h shared/ops.h shared/ntfs/ul-ntfs.h \
 		tests/ntfs/ntfs.mk $(REPLAY_HOST_B)/ntfsrecover-lib.o
 	@mkdir -p $(@D)
 	$(CC) $(NTFS_TEST_CFLAGS) -o $@ $(NTFS_TEST_SRC) $(REPLAY_HOST_B)/ntfsrecover-lib.o \

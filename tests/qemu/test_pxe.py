@@ -30,24 +30,17 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import OVMF_CODE, OVMF_VARS, clean  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import ok, summary  # noqa: E402
+
 B = os.path.join(TOP, "build")
 APP = os.path.join(B, "efi-tftp-test.efi")
 EXIT_OPEN = 1       # isa-debug-exit: (0 << 1) | 1, the volume opened
 EXIT_NO_OPEN = 3    # (1 << 1) | 1
 
-passed = failed = 0
-
 
 def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + what, flush=True)
-    else:
-        failed += 1
-        print("FAIL " + what + ("\n     " + detail.replace("\n", "\n     ") if detail else ""),
-              flush=True)
-    return cond
+    return ok(what, cond, str(detail).replace("\n", "\n       "), limit=4000)
 
 
 def qemu_cmd(vars_fd, tftp=None, bootfile=None, disk=None):
@@ -214,8 +207,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     if times:
         print("     PXE boot to the app's exit: %s s" % ", ".join("%.1f" % t for t in times))
-    print("pxe: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("pxe")
 
 
 if __name__ == "__main__":

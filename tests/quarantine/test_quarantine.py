@@ -13,21 +13,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import ok, summary  # noqa: E402
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.path.join(TOP, "build", "unloop")
 CS = "\\Windows\\System32\\drivers\\CrowdStrike\\"
 BAD = CS + "C-00000291-00000000-00000032.sys"
-passed = failed = 0
-
-
-def ok(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   - " + name)
-    else:
-        failed += 1
-        print("FAIL - " + name + (("\n       " + str(detail)[:1500]) if detail else ""))
 
 
 def cli(*args):
@@ -320,8 +312,7 @@ def main():
                 ok(t.__name__ + " ran", False, repr(e))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("quarantine: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary("quarantine")
 
 
 if __name__ == "__main__":

@@ -173,34 +173,52 @@ static void test_snprintf_random(void **state)
     (void)state;
     static const char *const texts[] = { "", "x", "ab ", " = ", "\\EFI" };
     static const char *const strs[] = { "", "s", "state", "0123456789abcdefghij" };
-    static const char convs[] = "diuxXsc";
+    static const char convs[] = "diuoxXscp";
 
-    for (int iter = 0; iter < 20000; iter++) {
+    for (int iter = 0; iter < 40000; iter++) {
         char fmt[64];
         size_t n = 0;
         const char *pre = texts[rnd() % 5], *post = texts[rnd() % 5];
         char conv = convs[rnd() % (sizeof(convs) - 1)];
-        int flags = (int)(rnd() % 4); /* 0, '-', '0', "-0" */
+        int flags = (int)(rnd() % 32); /* '-', '0', '+', ' ', '#' */
         int width = rnd() % 3 ? -1 : (int)(rnd() % 30);
-        int mod = (int)(rnd() % 4);   /* none, l, ll, z */
+        int mod = (int)(rnd() % 6);    /* none, l, ll, z, h, hh */
+        bool is_int = conv != 's' && conv != 'c' && conv != 'p';
+        int prec = -1;
         int prec_star = conv == 's' && rnd() % 2;
 
-        if (conv == 'c' || conv == 's')
+        if (is_int && rnd() % 3 == 0)
+            prec = (int)(rnd() % 22);
+        if (!is_int)
             mod = 0;
-        if (conv == 'c' || conv == 's')
-            flags &= 1; /* '0' with %s/%c is undefined in C */
+        /* Keep to what C defines: '0' not with %s/%c/%p, '#' only with
+         * %o/%x/%X, '+' and ' ' only with signed conversions. */
+        if (!is_int)
+            flags &= ~2;
+        if (conv != 'o' && conv != 'x' && conv != 'X')
+            flags &= ~16;
+        if (conv != 'd' && conv != 'i')
+            flags &= ~(4 | 8);
         n += (size_t)snprintf(fmt + n, sizeof(fmt) - n, "%s%%", pre);
         if (flags & 1)
             fmt[n++] = '-';
         if (flags & 2)
             fmt[n++] = '0';
+        if (flags & 4)
+            fmt[n++] = '+';
+        if (flags & 8)
+            fmt[n++] = ' ';
+        if (flags & 16)
+            fmt[n++] = '#';
         if (width >= 0)
             n += (size_t)snprintf(fmt + n, sizeof(fmt) - n, "%d", width);
         if (prec_star) {
             fmt[n++] = '.';
             fmt[n++] = '*';
+        } else if (prec >= 0) {
+            n += (size_t)snprintf(fmt + n, sizeof(fmt) - n, ".%d", prec);
         }
-        static const char *const mods[] = { "", "l", "ll", "z" };
+        static const char *const mods[] = { "", "l", "ll", "z", "h", "hh" };
         n += (size_t)snprintf(fmt + n, sizeof(fmt) - n, "%s%c%s", mods[mod], conv, post);
 
         size_t size = rnd() % 2 ? BUF : (size_t)(rnd() % 40);
@@ -232,7 +250,10 @@ static void test_snprintf_random(void **state)
             }
         } else if (conv == 'c') {
             BOTH((int)('!' + bits % 90));
-        } else if (mod == 0) {
+        } else if (conv == 'p') {
+            /* glibc prints a null pointer as "(nil)"; C leaves it open */
+            BOTH((void *)(uintptr_t)(bits | 1));
+        } else if (mod == 0 || mod >= 4) { /* h and hh take an int too */
             if (sgn)
                 BOTH((int)bits);
             else

@@ -90,6 +90,17 @@ unit: $(UNIT_TESTS)
 
 .PHONY: unit
 
+# Signed policy (issue #7): shared/policy-sig.c against openssl-made vectors,
+# and run.c's config load compiled into the test with UL_POLICY_ENFORCE.
+UNIT_NAMES += policy-sig
+UNIT_TESTS += $(UNIT_BIN_DIR)/test-policy-sig
+unit_shared_policy-sig := policy-sig.c menu.c decide.c boot-state.c crc32.c config.c rules.c log.c \
+	time-util.c string-util.c bcd.c bcd-store.c regf.c regf-log.c quarantine.c journal.c
+unit_ldlibs_policy-sig := -lmbedcrypto
+$(eval $(call unit_test_rule,policy-sig))
+$(UNIT_OBJ_DIR)/tests/unit/test-policy-sig.o: shared/run.c tests/unit/policy-vectors.h
+unit: $(UNIT_BIN_DIR)/test-policy-sig
+
 # unloop-agent's logic (shared/agent.c; agent/agent.mk builds the binaries).
 UNIT_NAMES += agent
 UNIT_TESTS += $(UNIT_BIN_DIR)/test-agent
