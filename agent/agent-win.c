@@ -624,6 +624,10 @@ static int do_install(int argc, wchar_t **wargv)
                              { SC_ACTION_RESTART, 600000 } };
     SERVICE_FAILURE_ACTIONSW fa = { .dwResetPeriod = 86400, .cActions = 3, .lpsaActions = actions };
     ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
+    /* Also when it stops by itself with an error (no ESP found), not only
+     * when the process dies. */
+    SERVICE_FAILURE_ACTIONS_FLAG faf = { .fFailureActionsOnNonCrashFailures = TRUE };
+    ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &faf);
     int rc = set_safeboot_keys(true) < 0 ? 1 : 0;
     printf("service %ls installed: %ls\n", SERVICE_NAME, cmd);
     if (!StartServiceW(svc, 0, NULL)) {
