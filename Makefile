@@ -117,3 +117,5 @@ clean:
 
 # Signed policy (issue #7): make policy POLICY_KEY=pub.pem, make policy-test (efi/policy.mk).
 include efi/policy.mk
+
+include agent/agent.mk

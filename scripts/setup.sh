@@ -17,6 +17,7 @@ PKGS=(
   python3                                        # QEMU harness, CLI tests
   groff-base                                     # man page check
   dpkg-dev xz-utils                              # ntfs-3g, mbedtls sources for unloop.efi (fetch-deb-source.sh)
+  gcc-mingw-w64-x86-64 wine64                    # unloop-agent.exe (agent/agent.mk) and its test under Wine
 )
 
 missing=()

@@ -100,3 +100,10 @@ unit_ldlibs_policy-sig := -lmbedcrypto
 $(eval $(call unit_test_rule,policy-sig))
 $(UNIT_OBJ_DIR)/tests/unit/test-policy-sig.o: shared/run.c tests/unit/policy-vectors.h
 unit: $(UNIT_BIN_DIR)/test-policy-sig
+
+# unloop-agent's logic (shared/agent.c; agent/agent.mk builds the binaries).
+UNIT_NAMES += agent
+UNIT_TESTS += $(UNIT_BIN_DIR)/test-agent
+unit_shared_agent := agent.c boot-state.c crc32.c log.c time-util.c string-util.c
+$(eval $(call unit_test_rule,agent))
+unit: $(UNIT_BIN_DIR)/test-agent
