@@ -114,6 +114,9 @@ suite bitlocker-writer writer python3 tests/bitlocker/test_writer.py
 # 3h. unloop report summarize: hand-written reports (every outcome), refused
 #     inputs with their reasons, CSV read back, terminal safety
 suite report report python3 tests/cli/test_report.py
+# 3i. unloop-agent (issue #7): the Linux build on directory ESPs, unloop-agent.exe
+#     under Wine (console, service install/start/stop/uninstall, registry settings)
+suite agent agent python3 tests/agent/test_agent.py
 
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
