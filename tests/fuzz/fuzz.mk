@@ -130,3 +130,13 @@ fuzz: $(FUZZ_TARGETS)
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1,fuzz))
 
 .PHONY: fuzz fuzz-smoke
+
+# loadopt: Boot#### load options, device paths and BootOrder (shared/loadopt.c,
+# the bootnext hand-off of issue #7).  Seeds: entries as efibootmgr, bcdedit
+# and the UEFI shell's bcfg write them (tests/fuzz/corpus/loadopt/).
+FUZZ_NAMES += loadopt
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-loadopt
+fuzz_src_loadopt := tests/fuzz/fuzz-loadopt.c shared/loadopt.c shared/string-util.c
+fuzz_max_len_loadopt := 4096
+$(eval $(call fuzz_rule,loadopt))
+fuzz-smoke fuzz: $(FUZZ_DIR)/fuzz-loadopt

@@ -89,3 +89,12 @@ unit: $(UNIT_TESTS)
 	echo "unit: all $(words $(UNIT_TESTS)) test programs passed"
 
 .PHONY: unit
+
+# loadopt: Boot#### load options (the bootnext hand-off, issue #7); libefiboot
+# (Debian's efivar, what efibootmgr uses) makes the options to read.
+UNIT_NAMES += loadopt
+UNIT_TESTS += $(UNIT_BIN_DIR)/test-loadopt
+unit_shared_loadopt := loadopt.c string-util.c
+unit_ldlibs_loadopt := -lefiboot -lefivar
+$(eval $(call unit_test_rule,loadopt))
+unit: $(UNIT_BIN_DIR)/test-loadopt
