@@ -89,41 +89,53 @@ static EFI_STATUS get_var(CHAR16 *name, void **buf, UINTN *size)
     return EFI_SUCCESS;
 }
 
-struct self_info {
-    bool have_hd;
-    struct ul_hd_node hd;          /* the ESP unloop runs from */
-    char path[UL_LOADOPT_PATH_MAX];  /* unloop's own file path, "" unknown */
-};
-
-static void self_info(EFI_LOADED_IMAGE *self, struct self_info *si)
+/* The ESP unloop runs from and its own file path (LoadedImage->FilePath). */
+static void self_info(EFI_LOADED_IMAGE *self, struct ul_boot_self *si, char *path, size_t size)
 {
+    static struct ul_load_option o;
     EFI_DEVICE_PATH *dev = NULL;
     ul_memset(si, 0, sizeof(*si));
+    path[0] = 0;
+    si->path = path;
     if (!EFI_ERROR(BS->HandleProtocol(self->DeviceHandle, &dp_guid, (void **)&dev))) {
         UINTN n = dp_total(dev);
         si->have_hd = n && ul_dp_find_hd(dev, n, &si->hd) == 0;
     }
-    static struct ul_load_option o;
     UINTN n = dp_total(self->FilePath);
     if (n && ul_dp_parse_path(self->FilePath, n, &o, NULL) == 0)
-        ul_loadopt_path_ascii(o.path, si->path, sizeof(si->path));
+        ul_loadopt_path_ascii(o.path, path, size);
 }
 
-enum pick { PICK_NONE, PICK_ANY_PARTITION, PICK_OUR_ESP };
-
-/*
- * The Boot#### to hand off to: the first active entry in BootOrder whose
- * file path is loader, on our ESP if there is one, else on any partition.
- * Never an entry that starts unloop itself.
- */
-static enum pick find_entry(const struct self_info *si, const char *loader, struct ul_log *log,
-                            UINT16 *ret_num)
+/* ul_boot_var_reader over RT->GetVariable; the buffer lives until the next call. */
+static int read_boot_var(void *ctx, uint16_t num, const void **buf, size_t *size)
 {
-    void *order_buf = NULL;
+    void **held = ctx;
+    char name[9];
+    CHAR16 wname[9];
+    UINTN n = 0;
+
+    if (*held) {
+        BS->FreePool(*held);
+        *held = NULL;
+    }
+    ul_boot_var_name(num, name);
+    ul_ascii_to_16(name, wname, 9);
+    EFI_STATUS st = get_var(wname, held, &n);
+    if (EFI_ERROR(st))
+        return ul_efi_err(st);
+    *buf = *held;
+    *size = n;
+    return 0;
+}
+
+/* The Boot#### to hand off to (ul_boot_pick over BootOrder). */
+static enum ul_boot_pick find_entry(const struct ul_boot_self *si, const char *loader,
+                                    struct ul_log *log, UINT16 *ret_num)
+{
+    void *order_buf = NULL, *held = NULL;
     UINTN order_size = 0;
     UINT16 order[MAX_BOOT_ORDER];
     size_t n = 0;
-    enum pick best = PICK_NONE;
     EFI_STATUS st;
     int r;
 
@@ -131,78 +143,31 @@ static enum pick find_entry(const struct self_info *si, const char *loader, stru
     if (EFI_ERROR(st)) {
         ul_logf(log, UL_LOG_WARNING, "bootnext: cannot read BootOrder: %s",
                 ul_efi_status_name(st));
-        return PICK_NONE;
+        return UL_PICK_NONE;
     }
     r = ul_boot_order_parse(order_buf, order_size, order, MAX_BOOT_ORDER, &n);
-    BS->FreePool(order_buf);
+    if (order_buf)
+        BS->FreePool(order_buf);
     if (r == -UL_EBADMSG) {
         ul_logf(log, UL_LOG_WARNING, "bootnext: BootOrder has an odd size (%u bytes)",
                 (unsigned)order_size);
-        return PICK_NONE;
+        return UL_PICK_NONE;
     }
     if (r < 0)
         ul_logf(log, UL_LOG_NOTICE, "bootnext: BootOrder has more than %u entries; looking "
                 "at the first %u", MAX_BOOT_ORDER, MAX_BOOT_ORDER);
-
-    for (size_t i = 0; i < n && best != PICK_OUR_ESP; i++) {
-        static struct ul_load_option o;
-        char name[9], path[128], desc[64];
-        CHAR16 wname[9];
-        void *buf = NULL;
-        UINTN size = 0;
-        const char *why = NULL;
-
-        ul_boot_var_name(order[i], name);
-        ul_ascii_to_16(name, wname, 9);
-        st = get_var(wname, &buf, &size);
-        if (EFI_ERROR(st)) {
-            ul_logf(log, UL_LOG_INFO, "bootnext: %s (in BootOrder) cannot be read: %s", name,
-                    ul_efi_status_name(st));
-            continue;
-        }
-        r = ul_loadopt_parse(buf, size, &o, &why);
-        if (r < 0) {
-            ul_logf(log, UL_LOG_INFO, "bootnext: %s is malformed (%s); skipped", name,
-                    why ? why : ul_strerror(r));
-            BS->FreePool(buf);
-            continue;
-        }
-        ul_loadopt_path_ascii(o.path, path, sizeof(path));
-        ul_loadopt_desc_ascii(&o, desc, sizeof(desc));
-        ul_logf(log, UL_LOG_DEBUG, "bootnext: %s \"%s\" %s%s%s", name, desc,
-                o.path_len ? path : "(no file path)",
-                o.attributes & UL_LOAD_OPTION_ACTIVE ? "" : ", inactive",
-                o.has_hd ? "" : ", no partition node");
-        BS->FreePool(buf);
-        if (!o.path_len || !ul_loadopt_path_equal(o.path, loader))
-            continue;
-        if (!(o.attributes & UL_LOAD_OPTION_ACTIVE)) {
-            ul_logf(log, UL_LOG_INFO, "bootnext: %s \"%s\" starts %s but is inactive; skipped",
-                    name, desc, loader);
-            continue;
-        }
-        bool ours = si->have_hd && o.has_hd && ul_hd_same_partition(&o.hd, &si->hd);
-        /* An entry that starts unloop itself would only come back here. */
-        if (si->path[0] && ul_loadopt_path_equal(o.path, si->path) && (ours || !o.has_hd)) {
-            ul_logf(log, UL_LOG_INFO, "bootnext: %s \"%s\" starts unloop itself; skipped",
-                    name, desc);
-            continue;
-        }
-        if (ours) {
-            *ret_num = order[i];
-            best = PICK_OUR_ESP;
-        } else if (best == PICK_NONE) {
-            *ret_num = order[i];
-            best = PICK_ANY_PARTITION;
-        }
-    }
-    return best;
+    enum ul_boot_pick p = ul_boot_pick(order, n, read_boot_var, &held, si, loader, log, ret_num);
+    if (held)
+        BS->FreePool(held);
+    return p;
 }
 
-EFI_STATUS ul_efi_bootnext(EFI_LOADED_IMAGE *self, const char *loader, struct ul_log *log,
+EFI_STATUS ul_efi_bootnext(EFI_LOADED_IMAGE *self, const char *loader,
+                           const struct ul_volume *esp, struct ul_log *log,
                            void (*before_reset)(void *ctx), void *ctx)
 {
-    static struct self_info si;
+    static struct ul_boot_self si;
+    static char self_path[UL_LOADOPT_PATH_MAX];
     UINT16 num = 0, stale = 0;
     UINTN size = sizeof(stale);
     UINT32 attrs;
@@ -213,24 +178,33 @@ EFI_STATUS ul_efi_bootnext(EFI_LOADED_IMAGE *self, const char *loader, struct ul
      * spec 3.1.2).  Still set while unloop runs: this firmware did not use
      * it, and a reset would only bring unloop back, again and again. */
     st = RT->GetVariable(L"BootNext", &global_guid, &attrs, &size, &stale);
-    if (st != EFI_NOT_FOUND) {
+    if (st == EFI_SUCCESS || st == EFI_BUFFER_TOO_SMALL) {
         ul_logf(log, UL_LOG_WARNING, "bootnext: BootNext is already set (Boot%04X): this "
                 "firmware did not act on it; chain-loading instead", (unsigned)stale);
         return EFI_ALREADY_STARTED;
     }
 
-    self_info(self, &si);
-    enum pick p = find_entry(&si, loader, log, &num);
-    if (p == PICK_NONE) {
+    self_info(self, &si, self_path, sizeof(self_path));
+    enum ul_boot_pick p = find_entry(&si, loader, log, &num);
+    if (p == UL_PICK_NONE) {
         ul_logf(log, UL_LOG_WARNING, "bootnext: no active firmware boot entry (Boot#### in "
                 "BootOrder) starts %s; chain-loading instead (create one, e.g. with efibootmgr "
                 "or bcdedit, for the bootnext hand-off)", loader);
         return EFI_NOT_FOUND;
     }
     ul_boot_var_name(num, name);
-    if (p == PICK_ANY_PARTITION)
+    if (p == UL_PICK_OTHER_PARTITION)
         ul_logf(log, UL_LOG_NOTICE, "bootnext: no entry for %s on the ESP unloop runs from; "
                 "using %s on another partition", loader, name);
+    /* A loader missing from our ESP would fail, and the firmware would go on
+     * to the next entry: unloop again, reset after reset.  Chain-loading
+     * says so and returns to the firmware once. */
+    struct ul_stat fst;
+    if (p == UL_PICK_OUR_ESP && esp && esp->ops->stat(esp->ctx, loader, &fst) == -UL_ENOENT) {
+        ul_logf(log, UL_LOG_WARNING, "bootnext: %s (%s) is not on this ESP; not resetting",
+                loader, name);
+        return EFI_NOT_FOUND;
+    }
 
     st = RT->SetVariable(L"BootNext", &global_guid,
                          EFI_VARIABLE_NON_VOLATILE | EFI_VARIABLE_BOOTSERVICE_ACCESS |

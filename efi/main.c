@@ -202,7 +202,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
                     "passes the boot entry's own optional data");
         struct flush_ctx fc = { &log, env.have_esp ? &env.esp : NULL,
                                 res.cfg.log_size_kib * 1024u };
-        ul_efi_bootnext(self, loader, &log, flush_log, &fc);
+        ul_efi_bootnext(self, loader, fc.esp, &log, flush_log, &fc);
         /* Only here when it could not: the reason is logged; chain-load. */
     }
 

@@ -17,6 +17,7 @@ PKGS=(
   python3                                        # QEMU harness, CLI tests
   groff-base                                     # man page check
   dpkg-dev xz-utils                              # ntfs-3g, mbedtls sources for unloop.efi (fetch-deb-source.sh)
+  swtpm swtpm-tools libefiboot-dev libefivar-dev # bootnext: TPM 2.0 for OVMF (swtpm); load options as efibootmgr makes them (unit test)
 )
 
 missing=()

@@ -2,6 +2,7 @@
 /* EFI_LOAD_OPTION, device paths and BootOrder from untrusted bytes (see loadopt.h). */
 #include "loadopt.h"
 
+#include "log.h"
 #include "string-util.h"
 #include "ul-errno.h"
 
@@ -312,4 +313,63 @@ void ul_boot_var_name(uint16_t num, char out[9])
     for (int i = 0; i < 4; i++)
         out[4 + i] = hex[(num >> (12 - 4 * i)) & 0xf];
     out[8] = 0;
+}
+
+enum ul_boot_pick ul_boot_pick(const uint16_t *order, size_t n, ul_boot_var_reader read,
+                               void *ctx, const struct ul_boot_self *self, const char *loader,
+                               struct ul_log *log, uint16_t *ret_num)
+{
+    static struct ul_load_option o;
+    enum ul_boot_pick best = UL_PICK_NONE;
+
+    for (size_t i = 0; i < n && best != UL_PICK_OUR_ESP; i++) {
+        char name[9], path[128], desc[64];
+        const void *buf = NULL;
+        const char *why = NULL;
+        size_t size = 0;
+        int r;
+
+        ul_boot_var_name(order[i], name);
+        r = read(ctx, order[i], &buf, &size);
+        if (r < 0) {
+            ul_logf(log, UL_LOG_INFO, "bootnext: %s (in BootOrder) cannot be read: %s", name,
+                    ul_strerror(r));
+            continue;
+        }
+        r = ul_loadopt_parse(buf, size, &o, &why);
+        if (r < 0) {
+            ul_logf(log, UL_LOG_INFO, "bootnext: %s is malformed (%s); skipped", name,
+                    why ? why : ul_strerror(r));
+            continue;
+        }
+        ul_loadopt_path_ascii(o.path, path, sizeof(path));
+        ul_loadopt_desc_ascii(&o, desc, sizeof(desc));
+        ul_logf(log, UL_LOG_DEBUG, "bootnext: %s \"%s\" %s%s%s", name, desc,
+                o.path_len ? path : "(no file path)",
+                o.attributes & UL_LOAD_OPTION_ACTIVE ? "" : ", inactive",
+                o.has_hd ? "" : ", no partition node");
+        if (!o.path_len || !ul_loadopt_path_equal(o.path, loader))
+            continue;
+        if (!(o.attributes & UL_LOAD_OPTION_ACTIVE)) {
+            ul_logf(log, UL_LOG_INFO, "bootnext: %s \"%s\" starts %s but is inactive; skipped",
+                    name, desc, loader);
+            continue;
+        }
+        bool ours = self->have_hd && o.has_hd && ul_hd_same_partition(&o.hd, &self->hd);
+        /* An entry that starts unloop itself would only bring it back. */
+        if (self->path && self->path[0] && ul_loadopt_path_equal(o.path, self->path) &&
+            (ours || !o.has_hd)) {
+            ul_logf(log, UL_LOG_INFO, "bootnext: %s \"%s\" starts unloop itself; skipped",
+                    name, desc);
+            continue;
+        }
+        if (ours) {
+            *ret_num = order[i];
+            best = UL_PICK_OUR_ESP;
+        } else if (best == UL_PICK_NONE) {
+            *ret_num = order[i];
+            best = UL_PICK_OTHER_PARTITION;
+        }
+    }
+    return best;
 }

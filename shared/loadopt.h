@@ -125,6 +125,28 @@ bool ul_hd_same_partition(const struct ul_hd_node *a, const struct ul_hd_node *b
  */
 int ul_boot_order_parse(const void *buf, size_t size, uint16_t *out, size_t max, size_t *ret_n);
 
+/*
+ * The bootnext choice (DESIGN §6): which Boot#### the firmware should start
+ * instead of unloop chain-loading loader.  The first active entry in
+ * BootOrder whose file path is loader, on the ESP unloop runs from if one
+ * is (UL_PICK_OUR_ESP), else the first on any partition
+ * (UL_PICK_OTHER_PARTITION).  Never an entry that starts unloop itself
+ * (self->path on our ESP, or with no partition node).  Unreadable and
+ * malformed entries are logged and skipped.
+ */
+struct ul_log;
+struct ul_boot_self {
+    bool have_hd;
+    struct ul_hd_node hd;      /* the ESP unloop runs from */
+    const char *path;          /* unloop's own file path; NULL or "" unknown */
+};
+enum ul_boot_pick { UL_PICK_NONE, UL_PICK_OTHER_PARTITION, UL_PICK_OUR_ESP };
+/* Reads Boot#### num: 0 with *buf, *size (valid until the next call), or < 0. */
+typedef int (*ul_boot_var_reader)(void *ctx, uint16_t num, const void **buf, size_t *size);
+enum ul_boot_pick ul_boot_pick(const uint16_t *order, size_t n, ul_boot_var_reader read,
+                               void *ctx, const struct ul_boot_self *self, const char *loader,
+                               struct ul_log *log, uint16_t *ret_num);
+
 /* "Boot0001": the variable name of an option number, upper-case hex as the
  * spec requires (3.3), NUL-terminated (9 bytes). */
 void ul_boot_var_name(uint16_t num, char out[9]);

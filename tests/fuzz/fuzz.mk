@@ -136,7 +136,8 @@ fuzz: $(FUZZ_TARGETS)
 # and the UEFI shell's bcfg write them (tests/fuzz/corpus/loadopt/).
 FUZZ_NAMES += loadopt
 FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-loadopt
-fuzz_src_loadopt := tests/fuzz/fuzz-loadopt.c shared/loadopt.c shared/string-util.c
+fuzz_src_loadopt := tests/fuzz/fuzz-loadopt.c shared/loadopt.c shared/log.c shared/time-util.c \
+	shared/string-util.c
 fuzz_max_len_loadopt := 4096
 $(eval $(call fuzz_rule,loadopt))
 fuzz-smoke fuzz: $(FUZZ_DIR)/fuzz-loadopt

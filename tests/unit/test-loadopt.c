@@ -23,6 +23,7 @@
 #include <efivar/efiboot.h>
 
 #include "loadopt.h"
+#include "log.h"
 #include "ul-errno.h"
 
 static const char *const UNLOOP_PATH = "\\EFI\\unloop\\unloop.efi";
@@ -451,6 +452,127 @@ static void test_boot_order(void **state)
     assert_string_equal(name, "BootFFFF");
 }
 
+/* ------------------------------------------------ the bootnext choice */
+
+struct fake_var {
+    uint16_t num;
+    int err;                   /* < 0: reading it fails */
+    uint8_t data[1024];
+    size_t size;
+};
+
+struct fake_vars {
+    struct fake_var v[8];
+    int n;
+    int reads;
+};
+
+static int fake_read(void *ctx, uint16_t num, const void **buf, size_t *size)
+{
+    struct fake_vars *f = ctx;
+    f->reads++;
+    for (int i = 0; i < f->n; i++)
+        if (f->v[i].num == num) {
+            if (f->v[i].err)
+                return f->v[i].err;
+            *buf = f->v[i].data;
+            *size = f->v[i].size;
+            return 0;
+        }
+    return -UL_ENOENT;
+}
+
+/* An efibootmgr-style entry: partition part (start shifted for another
+ * partition), file path, attributes. */
+static void add_entry(struct fake_vars *f, uint16_t num, uint32_t part, const char *path,
+                      uint32_t attrs)
+{
+    struct fake_var *v = &f->v[f->n++];
+    uint8_t dp[512];
+    size_t n = hd_node(dp, part);
+    uint64_t start = ESP_START + (part - 1) * 1000000ull;
+    memcpy(dp + 8, &start, 8);
+    if (part != 1)
+        dp[4 + 20] ^= (uint8_t)part;    /* another partition's GUID */
+    n += file_node(dp + n, path);
+    n += node(dp + n, 0x7f, 0xff, NULL, 0);
+    v->num = num;
+    v->size = option(v->data, attrs, "entry", dp, n, NULL, 0);
+}
+
+static char log_text[8192];
+
+static void log_write(void *ctx, enum ul_log_level level, const char *msg)
+{
+    (void)ctx;
+    (void)level;
+    strncat(log_text, msg, sizeof(log_text) - strlen(log_text) - 2);
+    strcat(log_text, "\n");
+}
+
+static const struct ul_log_sink_ops log_sink = { .write = log_write };
+
+static enum ul_boot_pick pick(struct fake_vars *f, const uint16_t *order, size_t n,
+                              const char *self_path, uint16_t *num)
+{
+    static struct ul_log log;
+    struct ul_boot_self self = { .have_hd = true, .path = self_path };
+    self.hd = (struct ul_hd_node){ .part_number = 1, .start = ESP_START, .size = ESP_SIZE,
+                                   .format = 2, .sig_type = 2 };
+    memcpy(self.hd.signature, ESP_GUID_LE, 16);
+    log_text[0] = 0;
+    ul_log_init(&log, &log_sink, NULL, NULL, "test");
+    log.level = UL_LOG_INFO;
+    *num = 0xffff;
+    return ul_boot_pick(order, n, fake_read, f, &self, WIN_PATH, &log, num);
+}
+
+static void test_pick(void **state)
+{
+    (void)state;
+    static struct fake_vars f;
+    uint16_t num;
+
+    /* BootOrder: unloop, Windows on another disk, an inactive Windows on our
+     * ESP, a malformed entry, an unreadable one, Windows on our ESP. */
+    memset(&f, 0, sizeof(f));
+    add_entry(&f, 0x80, 1, UNLOOP_PATH, 1);
+    add_entry(&f, 0x81, 3, WIN_PATH, 1);
+    add_entry(&f, 0x82, 1, WIN_PATH, 0);
+    add_entry(&f, 0x83, 1, WIN_PATH, 1);
+    f.v[3].data[4] = 0;         /* FilePathListLength 0 */
+    f.v[f.n++] = (struct fake_var){ .num = 0x84, .err = -UL_EIO };
+    add_entry(&f, 0x85, 1, "\\efi\\microsoft\\boot\\BOOTMGFW.EFI", 1);
+    uint16_t order[] = { 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86 };
+    assert_int_equal(pick(&f, order, 7, UNLOOP_PATH, &num), UL_PICK_OUR_ESP);
+    assert_int_equal(num, 0x85);
+    assert_non_null(strstr(log_text, "Boot0082 \"entry\" starts " "\\EFI\\Microsoft\\Boot"
+                                     "\\bootmgfw.efi but is inactive; skipped"));
+    assert_non_null(strstr(log_text, "Boot0083 is malformed (load option: FilePathListLength "
+                                     "is 0); skipped"));
+    assert_non_null(strstr(log_text, "Boot0084 (in BootOrder) cannot be read: EIO"));
+    /* stops at the first entry on our ESP: Boot0086 is never read */
+    assert_int_equal(f.reads, 6);
+
+    /* Only on another partition: taken, reported as such. */
+    assert_int_equal(pick(&f, order, 3, UNLOOP_PATH, &num), UL_PICK_OTHER_PARTITION);
+    assert_int_equal(num, 0x81);
+
+    /* Nothing starts the loader. */
+    assert_int_equal(pick(&f, order, 1, UNLOOP_PATH, &num), UL_PICK_NONE);
+    assert_int_equal(pick(&f, order, 0, UNLOOP_PATH, &num), UL_PICK_NONE);
+    assert_int_equal(num, 0xffff);
+
+    /* unloop installed as the loader's own path (loader = unloop's path):
+     * its entry on our ESP is never picked, one elsewhere may be. */
+    assert_int_equal(pick(&f, order + 1, 6, WIN_PATH, &num), UL_PICK_OTHER_PARTITION);
+    assert_int_equal(num, 0x81);
+    assert_non_null(strstr(log_text, "Boot0085 \"entry\" starts unloop itself; skipped"));
+    /* unknown own path: no such check */
+    assert_int_equal(pick(&f, order + 1, 6, NULL, &num), UL_PICK_OUR_ESP);
+    assert_int_equal(num, 0x85);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_non_ascii),
         cmocka_unit_test(test_boot_order),
+        cmocka_unit_test(test_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,7 +94,7 @@ unit: $(UNIT_TESTS)
 # (Debian's efivar, what efibootmgr uses) makes the options to read.
 UNIT_NAMES += loadopt
 UNIT_TESTS += $(UNIT_BIN_DIR)/test-loadopt
-unit_shared_loadopt := loadopt.c string-util.c
+unit_shared_loadopt := loadopt.c log.c time-util.c string-util.c
 unit_ldlibs_loadopt := -lefiboot -lefivar
 $(eval $(call unit_test_rule,loadopt))
 unit: $(UNIT_BIN_DIR)/test-loadopt
