@@ -90,14 +90,6 @@ def pcr_table(title, pcrs, other=None):
     return "\n".join(lines)
 
 
-def stub_runs(boot):
-    return boot.text.count(harness.STUB_MARKER)
-
-
-def unloop_runs(boot):
-    return boot.text.count("pre-boot info: attempt ") + boot.text.count("unloop: attempt ")
-
-
 REFERENCE = {}
 
 
