@@ -22,6 +22,8 @@ setup:
 SHARED_SRC := $(addprefix shared/,string-util.c time-util.c crc32.c boot-state.c config.c rules.c \
 	log.c decide.c menu.c run.c regf.c regf-log.c bcd.c bcd-store.c gpt.c journal.c quarantine.c json-out.c \
 	bitlocker-keys.c bitlocker-unlock.c rescue.c smbios.c)
+# Boot#### load options, device paths and BootOrder (the bootnext hand-off, issue #7).
+SHARED_SRC += shared/loadopt.c
 SHARED_HDR := $(wildcard shared/*.h shared/ntfs/*.h)
 
 # ---------------------------------------------------------------- host builds
@@ -59,6 +61,8 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 EFI_SRC := efi/main.c efi/efi-util.c efi/efi-volume.c efi/efi-console.c \
 	efi/efi-chainload.c efi/efi-reset.c efi/efi-libc.c efi/efi-windows.c efi/efi-rescue.c \
 	efi/efi-tftp.c
+# The bootnext hand-off (issue #7).
+EFI_SRC += efi/efi-bootnext.c
 EFI_OBJ := $(EFI_SRC:%.c=$(B)/efi/%.o) $(SHARED_SRC:%.c=$(B)/efi/%.o)
 
 $(B)/efi/%.o: %.c $(SHARED_HDR) $(wildcard efi/*.h) | $(SETUP_STAMP)

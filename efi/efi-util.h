@@ -48,6 +48,21 @@ EFI_STATUS ul_efi_chainload(EFI_HANDLE self, EFI_HANDLE device, const char *path
                             const void *load_options, UINT32 load_options_size,
                             struct ul_log *log);
 
+/*
+ * efi-bootnext.c: the bootnext hand-off (DESIGN §6).  Sets BootNext to the
+ * active Boot#### in BootOrder that starts loader (preferring one on the
+ * ESP unloop runs from, never one that starts unloop; esp, when given, is
+ * that ESP, to check the loader is there), calls before_reset
+ * (flush the log) and warm-resets.  Returns only when that was not
+ * possible, with the reason logged: the caller then chain-loads.
+ */
+EFI_STATUS ul_efi_bootnext(EFI_LOADED_IMAGE *self, const char *loader,
+                           const struct ul_volume *esp, struct ul_log *log,
+                           void (*before_reset)(void *ctx), void *ctx);
+/* handoff = auto: is a partition on the disk of the ESP (esp_dev)
+ * BitLocker-encrypted?  One sector read per partition, no unlock. */
+BOOLEAN ul_efi_bitlocker_on_disk(EFI_HANDLE esp_dev, struct ul_log *log);
+
 /* efi-windows.c: the Windows volume for quarantine, opened only on a looping boot. */
 void ul_efi_windows_attach(struct ul_env *env);
 /* One partition's Windows volume for writing (rescue mode): plain NTFS, or

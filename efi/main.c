@@ -80,6 +80,19 @@ static void log_own_time(struct ul_log *l, UINT64 t0)
             (unsigned long long)((t1 - t0) / per_us));
 }
 
+struct flush_ctx {
+    struct ul_log *log;
+    const struct ul_volume *esp;
+    uint32_t max;
+};
+
+static void flush_log(void *ctx)
+{
+    struct flush_ctx *fc = ctx;
+    if (fc->esp)
+        ul_log_flush(fc->log, fc->esp, fc->max);
+}
+
 /* Large structs live here, not on the firmware's stack. */
 static struct ul_log log;
 static struct ul_run_result res;
@@ -172,10 +185,26 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         break;
     }
 
-    if (res.cfg.handoff != UL_HANDOFF_CHAINLOAD)
-        ul_logf(&log, UL_LOG_NOTICE,
-                "handoff mode '%s' is not available in this build (issue #7); chain-loading",
-                ul_handoff_name(res.cfg.handoff));
+    /* bootnext: the firmware starts the loader itself after a warm reset,
+     * so BitLocker's TPM seal holds (DESIGN §6); auto picks it when the
+     * Windows volume is BitLocker-encrypted.  Any failure: chain-load. */
+    enum ul_handoff handoff = res.cfg.handoff;
+    if (handoff == UL_HANDOFF_AUTO) {
+        bool bl = ul_efi_bitlocker_on_disk(self->DeviceHandle, &log);
+        handoff = bl ? UL_HANDOFF_BOOTNEXT : UL_HANDOFF_CHAINLOAD;
+        ul_logf(&log, UL_LOG_INFO, "handoff = auto: %s; %s", bl ? "the Windows volume is "
+                "BitLocker-encrypted" : "no BitLocker volume on this disk",
+                ul_handoff_name(handoff));
+    }
+    if (handoff == UL_HANDOFF_BOOTNEXT) {
+        if (res.cfg.loader_options[0])
+            ul_logf(&log, UL_LOG_NOTICE, "bootnext: loader_options is not used: the firmware "
+                    "passes the boot entry's own optional data");
+        struct flush_ctx fc = { &log, env.have_esp ? &env.esp : NULL,
+                                res.cfg.log_size_kib * 1024u };
+        ul_efi_bootnext(self, loader, fc.esp, &log, flush_log, &fc);
+        /* Only here when it could not: the reason is logged; chain-load. */
+    }
 
     /* The loader normally never returns: the log must be on disk first. */
     if (env.have_esp) {

@@ -143,3 +143,14 @@ fuzz_max_len_policy-sig := 1024
 $(eval $(call fuzz_rule,policy-sig))
 $(FUZZ_DIR)/fuzz-policy-sig: tests/unit/policy-vectors.h
 fuzz-smoke fuzz: $(FUZZ_DIR)/fuzz-policy-sig
+
+# loadopt: Boot#### load options, device paths and BootOrder (shared/loadopt.c,
+# the bootnext hand-off of issue #7).  Seeds: entries as efibootmgr, bcdedit
+# and the UEFI shell's bcfg write them (tests/fuzz/corpus/loadopt/).
+FUZZ_NAMES += loadopt
+FUZZ_TARGETS += $(FUZZ_DIR)/fuzz-loadopt
+fuzz_src_loadopt := tests/fuzz/fuzz-loadopt.c shared/loadopt.c shared/log.c shared/time-util.c \
+	shared/string-util.c
+fuzz_max_len_loadopt := 4096
+$(eval $(call fuzz_rule,loadopt))
+fuzz-smoke fuzz: $(FUZZ_DIR)/fuzz-loadopt

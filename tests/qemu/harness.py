@@ -218,8 +218,13 @@ class Machine:
             raise RuntimeError("bless failed: " + r.stderr)
 
     # ---- one boot attempt ----
-    def boot(self, timeout=90, keys=(), stop_on=None, screendump=None, watch=(), kill_after=None):
-        """Boot once. keys: [(pattern, bytes)] typed on the serial console when
+    def boot(self, timeout=90, keys=(), stop_on=None, screendump=None, watch=(), kill_after=None,
+             reboot=False, tpm=None):
+        """Boot once. reboot: let a guest reset restart the machine in the same
+        QEMU (no -no-reboot), e.g. for a warm reset after BootNext; the run
+        ends when the stub loader exits QEMU or at timeout. tpm: a Swtpm,
+        started for this run and stopped after it (a TPM 2.0 on tpm-tis).
+        keys: [(pattern, bytes)] typed on the serial console when
         pattern first appears. stop_on: (after, text): end the VM when text
         appears after the text 'after'.
         screendump: (pattern, png_path) to capture the screen at that point.
@@ -229,7 +234,8 @@ class Machine:
         if os.path.exists(sock):
             os.unlink(sock)
         cmd = [
-            "qemu-system-x86_64", "-machine", self.firmware["machine"], "-m", "256", "-no-reboot",
+            "qemu-system-x86_64", "-machine", self.firmware["machine"], "-m", "256"] + \
+            ([] if reboot else ["-no-reboot"]) + [
             "-display", "none", "-vga", "std", "-serial", "stdio", "-net", "none",
             "-monitor", "unix:%s,server,nowait" % sock,
             "-drive", "if=pflash,format=raw,readonly=on,file=" + self.firmware["code"],
@@ -237,6 +243,8 @@ class Machine:
             "-drive", "file=%s,format=raw,if=virtio" % self.disk,
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
         ] + self.firmware["args"] + self.extra
+        if tpm:
+            cmd += tpm.start()
         start = time.monotonic()
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
@@ -299,6 +307,8 @@ class Machine:
                 p.kill()
         p.wait()
         t.join()
+        if tpm:
+            tpm.stop()
         b = Boot(buf.decode("latin-1"), p.returncode, time.monotonic() - start, timed_out, marks)
         self.boots.append(b)
         return b
@@ -312,6 +322,182 @@ class Machine:
         s.sendall(("screendump %s -f png\n" % png).encode())
         time.sleep(1.0)
         s.close()
+
+
+class Swtpm:
+    """A software TPM 2.0 (swtpm) for one QEMU run: fresh state each start,
+    so every boot begins with reset PCRs, as a power-on does."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "swtpm")
+        self.proc = None
+
+    def start(self):
+        """Start swtpm; returns the QEMU arguments that attach it."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        sock = os.path.join(self.dir, "swtpm.sock")
+        self.proc = subprocess.Popen(
+            ["swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + self.dir,
+             "--ctrl", "type=unixio,path=" + sock, "--log", "level=0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):            # the socket appears once swtpm listens
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        return ["-chardev", "socket,id=chrtpm,path=" + sock,
+                "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+                "-device", "tpm-tis,tpmdev=tpm0"]
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+PCR_LINE = re.compile(r"STUB-LOADER: PCR(\d) sha256 ([0-9a-f]{64}|unreadable)")
+
+
+def stub_pcrs(text):
+    """PCRs the stub loader printed: {index: hex}, from its last run in text."""
+    out = {}
+    for m in PCR_LINE.finditer(text):
+        if m.group(1) == "0":
+            out = {}
+        out[int(m.group(1))] = m.group(2)
+    return out
+
+
+EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+
+def read_varstore(path):
+    """The variables of an OVMF variable store file (the authenticated
+    variable format of edk2's MdeModulePkg/Include/Guid/VariableFormat.h):
+    {(guid, name): (attributes, data)} for every variable in the ADDED state."""
+    import uuid
+    data = open(path, "rb").read()
+    # The firmware volume header: its length at 0x30 (u16), then the
+    # variable store header (GUID, Size u32, Format, State, reserved 6).
+    fv_hdr = int.from_bytes(data[0x30:0x32], "little")
+    store = fv_hdr
+    size = int.from_bytes(data[store + 16:store + 20], "little")
+    end = min(len(data), store + size)
+    off = store + 28
+    out = {}
+    while off + 60 <= end:
+        if int.from_bytes(data[off:off + 2], "little") != 0x55AA:
+            break
+        state = data[off + 2]
+        attrs = int.from_bytes(data[off + 4:off + 8], "little")
+        name_size = int.from_bytes(data[off + 36:off + 40], "little")
+        data_size = int.from_bytes(data[off + 40:off + 44], "little")
+        guid = str(uuid.UUID(bytes_le=bytes(data[off + 44:off + 60])))
+        name = data[off + 60:off + 60 + name_size].decode("utf-16-le").rstrip("\0")
+        value = data[off + 60 + name_size:off + 60 + name_size + data_size]
+        # VAR_ADDED (0x3f), possibly with VAR_IN_DELETED_TRANSITION cleared (0x3e)
+        if state in (0x3f, 0x3e):
+            out[(guid, name)] = (attrs, bytes(value))
+        off += 60 + name_size + data_size
+        off = (off + 3) & ~3
+    return out
+
+
+def boot_entries(path):
+    """BootOrder and the Boot#### load options of a variable store:
+    (order, {num: (attributes, description, file path, optional data)})."""
+    v = read_varstore(path)
+    order_raw = v.get((EFI_GLOBAL, "BootOrder"), (0, b""))[1]
+    order = [int.from_bytes(order_raw[i:i + 2], "little") for i in range(0, len(order_raw), 2)]
+    entries = {}
+    for (guid, name), (_, d) in v.items():
+        if guid != EFI_GLOBAL or not re.fullmatch(r"Boot[0-9A-F]{4}", name):
+            continue
+        attrs = int.from_bytes(d[0:4], "little")
+        fpl = int.from_bytes(d[4:6], "little")
+        i = 6
+        while d[i:i + 2] != b"\0\0":
+            i += 2
+        desc = d[6:i].decode("utf-16-le", "replace")
+        dp = d[i + 2:i + 2 + fpl]
+        files, j = [], 0
+        while j + 4 <= len(dp):
+            t, st, ln = dp[j], dp[j + 1], int.from_bytes(dp[j + 2:j + 4], "little")
+            if ln < 4:
+                break
+            if t == 4 and st == 4:
+                files.append(dp[j + 4:j + ln].decode("utf-16-le").rstrip("\0"))
+            if t == 0x7f:
+                break
+            j += ln
+        entries[int(name[4:], 16)] = (attrs, desc, "\\".join(f.strip("\\") for f in files),
+                                      d[i + 2 + fpl:])
+    return order, entries
+
+
+def add_variables(path, variables):
+    """Append variables to an OVMF variable store file that does not hold
+    them yet (e.g. a fresh copy of OVMF_VARS_4M.fd), as the firmware's
+    variable driver would: a record in the ADDED state in the free space.
+    variables: [(guid, name, attributes, data)]. What a firmware tool
+    (efibootmgr, bcdedit) would have written before the test boots."""
+    import uuid
+    data = bytearray(open(path, "rb").read())
+    have = read_varstore(path)
+    fv_hdr = int.from_bytes(data[0x30:0x32], "little")
+    store = fv_hdr
+    end = store + int.from_bytes(data[store + 16:store + 20], "little")
+    off = store + 28
+    while int.from_bytes(data[off:off + 2], "little") == 0x55AA:
+        name_size = int.from_bytes(data[off + 36:off + 40], "little")
+        data_size = int.from_bytes(data[off + 40:off + 44], "little")
+        off = (off + 60 + name_size + data_size + 3) & ~3
+    for guid, name, attrs, value in variables:
+        if (guid, name) in have:
+            raise ValueError("%s already in %s" % (name, path))
+        n = (name + "\0").encode("utf-16-le")
+        rec = (b"\xaa\x55" + bytes([0x3f, 0]) + attrs.to_bytes(4, "little") + bytes(8 + 16 + 4) +
+               len(n).to_bytes(4, "little") + len(value).to_bytes(4, "little") +
+               uuid.UUID(guid).bytes_le + n + value)
+        if off + len(rec) > end or any(b != 0xff for b in data[off:off + len(rec)]):
+            raise ValueError("no room in " + path)
+        data[off:off + len(rec)] = rec
+        off = (off + len(rec) + 3) & ~3
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+NV_BS_RT = 7    # EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS
+
+
+def hd_file_path(part_number, start, size, part_guid, path):
+    """A device path as efibootmgr and bcdedit write it: HD(part, GPT, guid,
+    start, size)/File(path)/End (UEFI spec 10.3.5.1, 10.3.5.4)."""
+    import uuid
+    hd = (bytes([4, 1]) + (42).to_bytes(2, "little") + part_number.to_bytes(4, "little") +
+          start.to_bytes(8, "little") + size.to_bytes(8, "little") +
+          uuid.UUID(part_guid).bytes_le + bytes([2, 2]))
+    p = (path + "\0").encode("utf-16-le")
+    f = bytes([4, 4]) + (4 + len(p)).to_bytes(2, "little") + p
+    return hd + f + bytes([0x7f, 0xff, 4, 0])
+
+
+def load_option(description, device_path, attributes=1, optional=b""):
+    """An EFI_LOAD_OPTION (UEFI spec 3.1.3): the data of a Boot#### variable."""
+    d = (description + "\0").encode("utf-16-le")
+    return (attributes.to_bytes(4, "little") + len(device_path).to_bytes(2, "little") + d +
+            device_path + optional)
+
+
+def esp_partition(disk):
+    """(number, start, size, unique GUID) of the ESP of a disk image (sfdisk)."""
+    import json
+    r = subprocess.run(["sfdisk", "--json", disk], capture_output=True, text=True, check=True)
+    for i, p in enumerate(json.loads(r.stdout)["partitiontable"]["partitions"], 1):
+        if p["type"].upper() == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B":
+            return i, p["start"], p["size"], p["uuid"].lower()
+    raise ValueError("no ESP on " + disk)
 
 
 TEST_BCD = os.path.join(TOP, "..", "shared", "testdata", "bcd", "win10-efi-locate.BCD")

@@ -107,3 +107,12 @@ UNIT_TESTS += $(UNIT_BIN_DIR)/test-agent
 unit_shared_agent := agent.c boot-state.c crc32.c log.c time-util.c string-util.c
 $(eval $(call unit_test_rule,agent))
 unit: $(UNIT_BIN_DIR)/test-agent
+
+# loadopt: Boot#### load options (the bootnext hand-off, issue #7); libefiboot
+# (Debian's efivar, what efibootmgr uses) makes the options to read.
+UNIT_NAMES += loadopt
+UNIT_TESTS += $(UNIT_BIN_DIR)/test-loadopt
+unit_shared_loadopt := loadopt.c log.c time-util.c string-util.c
+unit_ldlibs_loadopt := -lefiboot -lefivar
+$(eval $(call unit_test_rule,loadopt))
+unit: $(UNIT_BIN_DIR)/test-loadopt
