@@ -159,6 +159,9 @@ suite secureboot secureboot python3 tests/qemu/test_secureboot.py
 # 6b'. signed policy (build/policy-test, a throwaway openssl key): a signed rule is
 #      applied; a bad or missing signature: the whole config ignored, said, still boots
 suite policy policy python3 tests/qemu/test_policy.py
+# 6b''. the bootnext hand-off and BitLocker's TPM seal (swtpm): after bootnext, PCRs 0-7
+#       equal a direct boot of the loader; a chain-load changes PCR 4; auto; fallback
+suite bootnext bootnext python3 tests/qemu/test_bootnext.py
 
 # 6c. the recovery USB stick image (make usb): sfdisk, fdisk, fsck.fat, mtools; booted over xHCI
 suite usb usb python3 tests/images/test_usb.py
