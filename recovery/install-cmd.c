@@ -682,8 +682,8 @@ static bool is_boot_entry_name(const char *name, uint16_t *ret)
 static int plan_variables(struct plan *p)
 {
     uint8_t used[65536 / 8] = { 0 };
-    efi_guid_t *guid;
-    char *name;
+    efi_guid_t *guid = NULL;
+    char *name = NULL;
     int r;
 
     p->unloop_entry = p->windows_entry = -1;
