@@ -121,6 +121,23 @@ struct plan {
 
 /* ---- small helpers ---- */
 
+/*
+ * Test hook (tests/qemu/test_linux.py): with UNLOOP_TEST_INSTALL_CUT_AFTER=N
+ * the process dies, as a machine losing power would, at durable step N+1 of
+ * install or uninstall (a file write, a rename, a variable write or delete).
+ * Nothing else reads this variable.
+ */
+static void cut_point(void)
+{
+    static long left = -2;
+    if (left == -2) {
+        const char *e = getenv("UNLOOP_TEST_INSTALL_CUT_AFTER");
+        left = e && *e ? strtol(e, NULL, 10) : -1;
+    }
+    if (left >= 0 && left-- == 0)
+        _exit(99);
+}
+
 static void esp_join(char *out, size_t size, const char *esp, const char *path)
 {
     snprintf(out, size, "%s%s", esp, path);
@@ -180,6 +197,7 @@ static int write_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    cut_point();
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
@@ -188,6 +206,8 @@ static int write_atomic(const char *path, const void *data, size_t len)
         r = -errno;
     if (close(fd) < 0 && r == 0)
         r = -errno;
+    if (r == 0)
+        cut_point();
     if (r == 0 && rename(tmp, path) < 0)
         r = -errno;
     if (r < 0) {
@@ -850,6 +870,18 @@ static const char *file_act_text(int act)
 
 /* ---- uninstall (also the roll-back of an unfinished install) ---- */
 
+/* The FILE.tmp a cut in write_atomic() can leave behind. */
+static void remove_tmp(const char *path, const char *bak)
+{
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    unlink(tmp);
+    if (bak) {
+        snprintf(tmp, sizeof(tmp), "%s.tmp", bak);
+        unlink(tmp);
+    }
+}
+
 static int undo_record(const char *esp, const struct record *rec, bool dry)
 {
     int failed = 0;
@@ -861,6 +893,8 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
         for (size_t i = 0; i + 1 < rec->boot_order_len; i += 2)
             printf("%s%04X", i ? "," : "", rec->boot_order[i] | rec->boot_order[i + 1] << 8);
         printf(" (restored)\n");
+        if (!dry)
+            cut_point();
         if (!dry && efi_set_variable(efi_guid_global, "BootOrder", (uint8_t *)rec->boot_order,
                                      rec->boot_order_len, rec->boot_order_attrs, 0644) < 0) {
             fprintf(stderr, "%s: cannot restore BootOrder: %s\n", prog, strerror(errno));
@@ -869,6 +903,8 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
         }
     } else {
         printf("  %-12s(deleted: there was none)\n", "BootOrder");
+        if (!dry)
+            cut_point();
         if (!dry && efi_del_variable(efi_guid_global, "BootOrder") < 0 && errno != ENOENT) {
             fprintf(stderr, "%s: cannot delete BootOrder: %s\n", prog, strerror(errno));
             efi_errors();
@@ -898,6 +934,8 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
             continue;
         }
         printf("  %-12s%s (%s)\n", "delete", name, unl ? "unloop" : WINDOWS_DESC);
+        if (!dry)
+            cut_point();
         if (!dry && efi_del_variable(efi_guid_global, name) < 0) {
             fprintf(stderr, "%s: cannot delete %s: %s\n", prog, name, strerror(errno));
             efi_errors();
@@ -909,8 +947,12 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
         const struct rec_file *rf = &rec->files[i];
         esp_join(path, sizeof(path), esp, rf->path);
         snprintf(bak, sizeof(bak), "%s" UL_BACKUP_SUFFIX, path);
+        if (!dry)
+            remove_tmp(path, bak);
         if (!rf->replaced) {
             printf("  %-12s%s\n", "remove", rf->path);
+            if (!dry)
+                cut_point();
             if (!dry && unlink(path) < 0 && errno != ENOENT) {
                 fprintf(stderr, "%s: cannot remove %s: %s\n", prog, path, strerror(errno));
                 failed++;
@@ -932,6 +974,8 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
                 unlink(bak);
         } else if (bak_is_old) {
             printf("  %-12s%s from %s%s\n", "restore", rf->path, rf->path, UL_BACKUP_SUFFIX);
+            if (!dry)
+                cut_point();
             if (!dry && (rename(bak, path) < 0 || fsync_dir_of(path) < 0)) {
                 fprintf(stderr, "%s: cannot restore %s: %s\n", prog, path, strerror(errno));
                 failed++;
@@ -948,8 +992,11 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
     /* 4. The record itself, last; then unloop's folder if install made it
      * and nothing else (a state file, a log) is in it now. */
     esp_join(path, sizeof(path), esp, UL_RECORD_PATH);
+    if (!dry)
+        remove_tmp(path, NULL);
     printf("  %-12s%s\n", "remove", UL_RECORD_PATH);
     if (!dry) {
+        cut_point();
         if (unlink(path) < 0 && errno != ENOENT) {
             fprintf(stderr, "%s: cannot remove %s: %s\n", prog, path, strerror(errno));
             return EXIT_FAIL;
@@ -1174,6 +1221,7 @@ static int do_install(struct plan *p)
                 continue;
             char name[9];
             boot_name(name, k == 0 ? p->new_unloop : p->new_windows);
+            cut_point();
             if (efi_set_variable(efi_guid_global, name, k == 0 ? p->unloop_opt : p->windows_opt,
                                  (size_t)(k == 0 ? p->unloop_opt_len : p->windows_opt_len),
                                  ATTRS_NV_BS_RT, 0644) < 0) {
@@ -1189,6 +1237,7 @@ static int do_install(struct plan *p)
             order[2 * i] = (uint8_t)p->new_order[i];
             order[2 * i + 1] = (uint8_t)(p->new_order[i] >> 8);
         }
+        cut_point();
         if (efi_set_variable(efi_guid_global, "BootOrder", order, p->new_order_n * 2,
                              p->had_boot_order ? p->boot_order_attrs : ATTRS_NV_BS_RT,
                              0644) < 0) {
@@ -1223,6 +1272,19 @@ static int do_uninstall(const char *esp, bool dry)
     if (have < 0)
         return EXIT_FAIL;
     if (have == 0) {
+        char path[PATH_MAX + 8];
+        esp_join(path, sizeof(path), esp, UL_RECORD_PATH ".tmp");
+        if (access(path, F_OK) == 0) {
+            /* install was cut while writing its first record: nothing else
+             * had been changed yet */
+            printf("An install was interrupted before it changed anything; %s\n",
+                   dry ? "its partial record would be removed." : "removing its partial record.");
+            if (!dry && unlink(path) < 0) {
+                fprintf(stderr, "%s: cannot remove %s: %s\n", prog, path, strerror(errno));
+                return EXIT_FAIL;
+            }
+            return EXIT_OK;
+        }
         fprintf(stderr, "%s: no install record (%s) on %s: nothing to undo\n", prog,
                 UL_RECORD_PATH, esp);
         return EXIT_FAIL;

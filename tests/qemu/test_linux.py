@@ -24,11 +24,14 @@ Boots (one QEMU run each, OVMF, one variable store for all of them):
      (OVMF's store has none), both HD(ESP's GPT entry)/File(...) as checked
      from the host against the image's GPT; a damaged record changes
      nothing.
-  3. install again; the host then deletes \\EFI\\BOOT\\BOOTX64.EFI.
-  4. the firmware starts unloop from its new Boot#### (OVMF's BdsDxe line,
+     Then a power cut at each durable step of install and of uninstall (the
+     process dies there), followed by uninstall or install, leaves every
+     variable and file as before. Last, install again; the host then
+     deletes \\EFI\\BOOT\\BOOTX64.EFI.
+  3. the firmware starts unloop from its new Boot#### (OVMF's BdsDxe line,
      BootCurrent in the guest, unloop's boot count +1), unloop starts the
-     kernel, which uninstalls; BootOrder is as before step 3, and the ESP's
-     files (BOOTX64.EFI put back) equal those before step 3.
+     kernel, which uninstalls; BootOrder is as before that install, and the ESP's
+     files (BOOTX64.EFI put back) equal those before step 2.
 
 Usage: test_linux.py. Needs `make all`. Prints one line per check and a
 closing 'linux: N passed, M failed' line.
@@ -90,6 +93,13 @@ entries() {
 	echo "BOOTORDER $1 $(hexvar BootOrder)"
 }
 run() { echo "CMD $*"; "$@"; echo "RC $?"; }
+# every variable and every ESP file but unloop's state and log, as one hash
+digest() {
+	{ sha256sum $V/*
+	  find /esp -type f | grep -v -e '^/esp/EFI/unloop/state$' -e '^/esp/EFI/unloop/log$' \
+		-e '^/esp/EFI/unloop/log.1$' | sort | xargs sha256sum; } | sha256sum | cut -c1-16
+}
+same() { [ "$(digest)" = "$base" ] && echo same || { echo DIFF; cat /tmp/o /tmp/o2; }; }
 '''
 
 PHASES = {
@@ -114,11 +124,42 @@ run unloop uninstall --esp /esp
 run unloop install --esp /esp
 rm /esp/EFI/unloop/install.rec
 dumpvars v5; dumpfiles f5
-''',
-    "install": r'''
-entries before
+# A power cut at every durable step of install (the process dies there),
+# then uninstall (even steps) or install again, which rolls back the
+# unfinished one first, and uninstall (odd steps).
+base=$(digest)
+I="unloop install --esp /esp --conf /esp/EFI/Linux/alt.conf --force"
+n=0
+while [ $n -lt 40 ]; do
+	UNLOOP_TEST_INSTALL_CUT_AFTER=$n $I >/tmp/o 2>&1; rc=$?
+	if [ $rc = 0 ]; then
+		unloop uninstall --esp /esp >/tmp/o2 2>&1
+		echo "CUT install $n complete rc=$? $(same)"; break
+	fi
+	if [ $((n % 2)) = 0 ]; then
+		unloop uninstall --esp /esp >/tmp/o2 2>&1; r2=$?; how=uninstall
+	else
+		$I >/tmp/o2 2>&1; r2=$?
+		[ $r2 = 0 ] && { unloop uninstall --esp /esp >>/tmp/o2 2>&1; r2=$?; }
+		how=install+uninstall
+	fi
+	echo "CUT install $n rc=$rc $how rc=$r2 $(same)"
+	n=$((n + 1))
+done
+# ... and of uninstall, then uninstall again.
+n=0
+while [ $n -lt 40 ]; do
+	$I >/tmp/o 2>&1 || echo "CUT setup failed"
+	UNLOOP_TEST_INSTALL_CUT_AFTER=$n unloop uninstall --esp /esp >/tmp/o 2>&1; rc=$?
+	if [ $rc = 0 ]; then echo "CUT uninstall $n complete rc=0 $(same)"; break; fi
+	unloop uninstall --esp /esp >/tmp/o2 2>&1; r2=$?
+	echo "CUT uninstall $n rc=$rc uninstall rc=$r2 $(same)"
+	n=$((n + 1))
+done
+# Install for the next boot, which comes through the new firmware entry.
+entries before3
 run unloop install --esp /esp
-entries after
+entries after3
 ''',
     "uninstall": r'''
 echo "BOOTCURRENT $(hexvar BootCurrent)"
@@ -297,6 +338,7 @@ def main():
               st["boots"] == 1, "the next boot is counted as healthy (host: unloop status)", st)
 
         # 2. install and uninstall through efivarfs
+        host_files = m.esp_files()
         b = m.phase("roundtrip")
         check("GUEST-DONE" in b.text, "install/uninstall boot finished (%.0f s)" % b.elapsed)
         V, F, E, O, C = parse(b.text)
@@ -358,16 +400,25 @@ def main():
               "... and nothing changed", diff(V.get("v0", {}), V.get("v5", {})) +
               diff(strip(f0), strip(F.get("f5", {}))))
 
-        # 3. install, then boot through the firmware entry alone
-        host_files = m.esp_files()
-        b = m.phase("install")
-        V, F, E, O, C = parse(b.text)
-        inst = cmd_rc(C, "unloop install --esp /esp")
-        new = sorted(set(E.get("after", {})) - set(E.get("before", {})))
-        check(inst[1] == 0 and len(new) == 2, "install (boot 3) created %s" % ",".join(new),
-              "\n".join(inst[2]))
-        order_before = O.get("before", [])
-        unloop_num = O.get("after", [None])[0]
+        for kind in ("install", "uninstall"):
+            cuts = re.findall(r"^CUT %s (\d+) (.*)$" % kind, b.text, re.M)
+            done = [c for c in cuts if c[1].startswith("complete rc=0 same")]
+            cut = [c for c in cuts if not c[1].startswith("complete")]
+            bad = [c for c in cut if not c[1].endswith(" same") or "rc=99" not in c[1] or
+                   not (c[1].split()[-2] == "rc=0" or (kind == "install" and c[0] == "0"))]
+            check(len(done) == 1 and len(cut) >= (6 if kind == "install" else 4) and not bad,
+                  "a power cut at each of the %d durable steps of %s, then %s: variables "
+                  "and files as before" % (len(cut), kind, "uninstall or install + uninstall"
+                                           if kind == "install" else "uninstall again"),
+                  "\n".join(" ".join(c) for c in (bad or cuts)) or b.text[-1500:])
+
+        # 3. install (at the end of that boot), then boot through the firmware entry alone
+        inst = cmd_rc(C, "unloop install --esp /esp", 2)
+        new = sorted(set(E.get("after3", {})) - set(E.get("before3", {})))
+        check(inst[1] == 0 and len(new) == 2, "install for the next boot created %s"
+              % ",".join(new), "\n".join(inst[2]))
+        order_before = O.get("before3", [])
+        unloop_num = O.get("after3", [None])[0]
         bootx64 = m.esp_read("\\EFI\\BOOT\\BOOTX64.EFI")
         m.esp_delete("\\EFI\\BOOT\\BOOTX64.EFI")
         boots_before = m.status()["boots"]
