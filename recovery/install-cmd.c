@@ -26,7 +26,9 @@
  * told apart from a finished replace).  Uninstall follows the record; an
  * install that finds an unfinished record (a power cut) rolls it back first.
  */
-#include <dirent.h>
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strcasestr */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -329,7 +331,8 @@ static int install_record_parse(const char *data, size_t len, struct record *rec
     }
     uint32_t want = 0;
     for (int i = 0; i < 8; i++) {
-        int v = hexval(data[crc_at + 6 + i]);
+        char c = data[crc_at + 6 + i];
+        int v = c >= 'A' && c <= 'F' ? -1 : hexval(c); /* lower case, as written */
         if (v < 0) {
             *why = "bad crc32 line";
             return -EBADMSG;
@@ -428,7 +431,7 @@ static int install_record_parse(const char *data, size_t len, struct record *rec
                 *why = "a file outside \\EFI\\unloop";
                 return -EBADMSG;
             }
-            snprintf(rf->path, sizeof(rf->path), "%s", path);
+            memcpy(rf->path, path, strlen(path) + 1); /* length checked above */
             rec->n_files++;
         } else if (strcmp(line, "dir-created " UL_DIR_PATH) == 0) {
             rec->dir_created = true;
@@ -444,10 +447,14 @@ static int install_record_parse(const char *data, size_t len, struct record *rec
     return 0;
 }
 
-int install_record_check(const char *data, size_t len, const char **why)
+int install_record_check(const char *data, size_t len, const char **why, char **ret_canonical,
+                         size_t *ret_len)
 {
     static struct record rec;
-    return install_record_parse(data, len, &rec, why);
+    int r = install_record_parse(data, len, &rec, why);
+    if (r < 0 || !ret_canonical)
+        return r;
+    return record_format(&rec, ret_canonical, ret_len);
 }
 
 /* 1 and *rec when a record is there, 0 when none, <0 (message printed). */
@@ -1015,10 +1022,10 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
 
 static int common_checks(const char *esp, bool dry)
 {
-    int rc = check_esp(esp);
+    int rc = check_efivars();
     if (rc)
         return rc;
-    rc = check_efivars();
+    rc = check_esp(esp);
     if (rc)
         return rc;
     if (!dry && geteuid() != 0) {

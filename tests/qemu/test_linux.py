@@ -124,6 +124,17 @@ run unloop uninstall --esp /esp
 run unloop install --esp /esp
 rm /esp/EFI/unloop/install.rec
 dumpvars v5; dumpfiles f5
+# Refusals with a clear message, nothing changed.
+run unloop install --esp /tmp
+mkdir -p /esp/EFI/Linux/sub
+run unloop install --esp /esp/EFI/Linux/sub
+rmdir /esp/EFI/Linux/sub
+echo "nobody:x:65534:65534::/:/bin/sh" >/etc/passwd
+run su -s /bin/sh nobody -c "unloop install --esp /esp"
+umount /sys/firmware/efi/efivars
+run unloop install --esp /esp
+mount -t efivarfs efivarfs /sys/firmware/efi/efivars
+dumpvars v6; dumpfiles f6
 # A power cut at every durable step of install (the process dies there),
 # then uninstall (even steps) or install again, which rolls back the
 # unfinished one first, and uninstall (odd steps).
@@ -400,6 +411,18 @@ def main():
               "... and nothing changed", diff(V.get("v0", {}), V.get("v5", {})) +
               diff(strip(f0), strip(F.get("f5", {}))))
 
+        for cmd, idx, msg, what in (
+                ("unloop install --esp /tmp", 0, "is not a FAT file system", "not a FAT file system"),
+                ("unloop install --esp /esp/EFI/Linux/sub", 0, "not its mount point",
+                 "a folder inside the ESP, not its mount point"),
+                ("su -s /bin/sh nobody -c unloop install --esp /esp", 0, "must be run as root", "not root"),
+                ("unloop install --esp /esp", 2, "efivarfs is not mounted", "no efivarfs")):
+            r = cmd_rc(C, cmd, idx)
+            check(r[1] == 1 and any(msg in l for l in r[2]), "install refused: %s" % what,
+                  "%s -> %s\n%s" % (cmd, r[1], "\n".join(r[2])))
+        check(V.get("v6") == V.get("v0") and strip(F.get("f6", {})) == strip(f0),
+              "... nothing changed by them", diff(V.get("v0", {}), V.get("v6", {})) +
+              diff(strip(f0), strip(F.get("f6", {}))))
         for kind in ("install", "uninstall"):
             cuts = re.findall(r"^CUT %s (\d+) (.*)$" % kind, b.text, re.M)
             done = [c for c in cuts if c[1].startswith("complete rc=0 same")]
@@ -413,7 +436,7 @@ def main():
                   "\n".join(" ".join(c) for c in (bad or cuts)) or b.text[-1500:])
 
         # 3. install (at the end of that boot), then boot through the firmware entry alone
-        inst = cmd_rc(C, "unloop install --esp /esp", 2)
+        inst = cmd_rc(C, "unloop install --esp /esp", 3)
         new = sorted(set(E.get("after3", {})) - set(E.get("before3", {})))
         check(inst[1] == 0 and len(new) == 2, "install for the next boot created %s"
               % ",".join(new), "\n".join(inst[2]))
