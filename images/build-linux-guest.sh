@@ -49,14 +49,22 @@ done
 [ -x "$cli" ] || die "$cli is missing: run 'make' first"
 [ -f "$efi" ] || die "$efi is missing: run 'make' first"
 busybox=/bin/busybox
-file -L "$busybox" 2>/dev/null | grep -q "statically linked" ||
+[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
 	die "$busybox is not the static busybox: install busybox-static"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 # 1. The kernel package: the one linux-image-amd64 depends on, cached.
-pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1 || true)
+kernel_pkg() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1 || true
+}
+pkg=$(kernel_pkg)
+if [ -z "$pkg" ] && ! ls "$out"/linux-image-*-amd64_*_amd64.deb >/dev/null 2>&1 &&
+	[ "$(id -u)" = 0 ]; then
+	apt-get update -qq >/dev/null 2>&1 || true   # a fresh machine with no apt lists
+	pkg=$(kernel_pkg)
+fi
 deb=""
 if [ -n "$pkg" ]; then
 	deb=$(ls "$out"/"${pkg}"_*_amd64.deb 2>/dev/null | head -1 || true)
