@@ -81,7 +81,14 @@ fi
 stamp=$out/root/.extracted-$(basename "$deb")
 if [ ! -e "$stamp" ]; then
 	rm -rf "$out/root"
-	dpkg-deb -x "$deb" "$out/root"
+	mkdir -p "$out/root"
+	# Only what the guest needs: the kernel, its config, and the module
+	# folders that hold the wanted modules and their dependencies.
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$out/root" --wildcards \
+		'./boot/vmlinuz-*' './boot/config-*' './lib/modules/*/modules.*' \
+		'./lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/block/*' \
+		'./lib/modules/*/kernel/fs/fat/*' './lib/modules/*/kernel/fs/nls/*' \
+		'./lib/modules/*/kernel/fs/efivarfs/*'
 	touch "$stamp"
 fi
 kver=$(ls "$out/root/lib/modules" | head -1)

@@ -76,10 +76,14 @@ struct rec_file {
 
 struct record {
     bool installed;             /* "state installed", else "installing" */
+    bool order_untouched;       /* --no-entry: install left BootOrder alone */
     bool had_boot_order;
     uint32_t boot_order_attrs;
     size_t boot_order_len;
     uint8_t boot_order[2 * MAX_ENTRIES * 8];
+    bool have_set;              /* what install wrote to BootOrder */
+    size_t set_len;
+    uint8_t set_order[2 * MAX_ENTRIES * 8 + 4];
     unsigned n_created;
     uint16_t created[2];
     char created_kind[2][16];   /* "unloop", "windows" */
@@ -256,12 +260,19 @@ static int record_format(const struct record *rec, char **ret, size_t *ret_len)
         return -ENOMEM;
     fprintf(f, "%s %d\n", RECORD_MAGIC, RECORD_VERSION);
     fprintf(f, "state %s\n", rec->installed ? "installed" : "installing");
-    if (rec->had_boot_order) {
+    if (rec->order_untouched) {
+        fprintf(f, "boot-order untouched\n");
+    } else if (rec->had_boot_order) {
         fprintf(f, "boot-order %u ", rec->boot_order_attrs);
         hex_bytes(f, rec->boot_order, rec->boot_order_len);
         fputc('\n', f);
     } else {
         fprintf(f, "boot-order none\n");
+    }
+    if (rec->have_set) {
+        fprintf(f, "boot-order-set ");
+        hex_bytes(f, rec->set_order, rec->set_len);
+        fputc('\n', f);
     }
     for (unsigned i = 0; i < rec->n_created; i++)
         fprintf(f, "created Boot%04X %s\n", rec->created[i], rec->created_kind[i]);
@@ -376,6 +387,24 @@ static int install_record_parse(const char *data, size_t len, struct record *rec
             seen_state = true;
         } else if (strcmp(line, "boot-order none") == 0) {
             seen_order = true;
+        } else if (strcmp(line, "boot-order untouched") == 0) {
+            seen_order = rec->order_untouched = true;
+        } else if (strncmp(line, "boot-order-set ", 15) == 0) {
+            size_t hl = strlen(line + 15);
+            if (hl == 0 || hl % 4 || hl / 2 > sizeof(rec->set_order) || rec->have_set) {
+                *why = "bad boot-order-set line";
+                return -EBADMSG;
+            }
+            for (size_t i = 0; i < hl / 2; i++) {
+                int hi = hexval(line[15 + 2 * i]), lo = hexval(line[15 + 2 * i + 1]);
+                if (hi < 0 || lo < 0) {
+                    *why = "bad boot-order-set line";
+                    return -EBADMSG;
+                }
+                rec->set_order[i] = (uint8_t)(hi << 4 | lo);
+            }
+            rec->set_len = hl / 2;
+            rec->have_set = true;
         } else if (sscanf(line, "boot-order %u %4099s%n", &a, rest, &n) == 2 && !line[n]) {
             size_t hl = strlen(rest);
             if (hl % 4 || hl / 2 > sizeof(rec->boot_order)) {
@@ -442,6 +471,10 @@ static int install_record_parse(const char *data, size_t len, struct record *rec
     }
     if (!seen_magic || !seen_state || !seen_order) {
         *why = "a required line is missing";
+        return -EBADMSG;
+    }
+    if (rec->order_untouched && (rec->have_set || rec->n_created)) {
+        *why = "boot-order untouched, but entries or a new BootOrder recorded";
         return -EBADMSG;
     }
     return 0;
@@ -894,8 +927,50 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
     int failed = 0;
     char path[PATH_MAX], bak[PATH_MAX + 16];
 
-    /* 1. BootOrder as it was, byte for byte. */
-    if (rec->had_boot_order) {
+    /*
+     * 1. BootOrder: if it still holds what install wrote (or install was cut
+     * before writing it), as it was, byte for byte; if something else
+     * changed it since, only unloop's entries come out of it.
+     */
+    uint8_t *bo = NULL;
+    size_t bo_len = 0;
+    uint32_t bo_attrs = 0;
+    bool have_bo = false;
+    if (!rec->order_untouched) {
+        have_bo = efi_get_variable(efi_guid_global, "BootOrder", &bo, &bo_len, &bo_attrs) >= 0;
+        efi_error_clear();
+    }
+    bool changed_since = have_bo && rec->have_set &&
+                         !same_bytes(bo, bo_len, rec->set_order, rec->set_len) &&
+                         !(rec->had_boot_order &&
+                           same_bytes(bo, bo_len, rec->boot_order, rec->boot_order_len));
+    if (rec->order_untouched) {
+        printf("  %-12s(install did not change it)\n", "BootOrder");
+    } else if (changed_since) {
+        uint8_t keep[sizeof(rec->set_order) + 2 * MAX_ENTRIES * 8];
+        size_t kn = 0;
+        printf("  %-12s", "BootOrder");
+        for (size_t i = 0; i + 1 < bo_len && kn + 2 <= sizeof(keep); i += 2) {
+            uint16_t v = (uint16_t)(bo[i] | bo[i + 1] << 8);
+            bool ours = false;
+            for (unsigned k = 0; k < rec->n_created; k++)
+                ours |= rec->created[k] == v;
+            if (ours)
+                continue;
+            printf("%s%04X", kn ? "," : "", v);
+            keep[kn++] = bo[i];
+            keep[kn++] = bo[i + 1];
+        }
+        printf(" (changed since install: only unloop's entries taken out)\n");
+        if (!dry && kn != bo_len) {
+            cut_point();
+            if (efi_set_variable(efi_guid_global, "BootOrder", keep, kn, bo_attrs, 0644) < 0) {
+                fprintf(stderr, "%s: cannot write BootOrder: %s\n", prog, strerror(errno));
+                efi_errors();
+                failed++;
+            }
+        }
+    } else if (rec->had_boot_order) {
         printf("  %-12s", "BootOrder");
         for (size_t i = 0; i + 1 < rec->boot_order_len; i += 2)
             printf("%s%04X", i ? "," : "", rec->boot_order[i] | rec->boot_order[i + 1] << 8);
@@ -919,6 +994,7 @@ static int undo_record(const char *esp, const struct record *rec, bool dry)
         }
         efi_error_clear();
     }
+    free(bo);
     /* 2. The entries this install created, if they are still ours. */
     for (unsigned i = 0; i < rec->n_created; i++) {
         char name[9];
@@ -1152,6 +1228,15 @@ static int do_install(struct plan *p)
 
     /* 1. The record, first: everything below can be undone from it. */
     rec = (struct record){ 0 };
+    rec.order_untouched = p->no_entry;
+    if (!p->no_entry) {
+        rec.have_set = true;
+        rec.set_len = p->new_order_n * 2;
+        for (size_t i = 0; i < p->new_order_n; i++) {
+            rec.set_order[2 * i] = (uint8_t)p->new_order[i];
+            rec.set_order[2 * i + 1] = (uint8_t)(p->new_order[i] >> 8);
+        }
+    }
     rec.had_boot_order = p->had_boot_order;
     rec.boot_order_attrs = p->boot_order_attrs;
     rec.boot_order_len = p->boot_order_len;

@@ -40,6 +40,7 @@ static const char good_body[] =
     "unloop-install-record 1\n"
     "state installed\n"
     "boot-order 7 000001000200\n"
+    "boot-order-set 04000500000001000200\n"
     "created Boot0004 unloop\n"
     "created Boot0005 windows\n"
     "file new \\EFI\\unloop\\unloop.efi\n"
@@ -64,6 +65,10 @@ static void test_minimal_and_installing(void **state)
     size_t len;
     const char *why;
     char *rec = with_crc("unloop-install-record 1\nstate installing\nboot-order none\n", &len);
+    assert_int_equal(install_record_check(rec, len, &why, NULL, NULL), 0);
+    free(rec);
+    rec = with_crc("unloop-install-record 1\nstate installed\nboot-order untouched\n"
+                   "file new \\EFI\\unloop\\unloop.efi\n", &len);
     assert_int_equal(install_record_check(rec, len, &why, NULL, NULL), 0);
     free(rec);
 }
@@ -107,6 +112,13 @@ static void test_refused(void **state)
                "file new \\EFI\\unloop\\a/../../x\n", "outside");
     expect_bad("unloop-install-record 1\nstate installed\nboot-order none\n"
                "file replaced x y \\EFI\\unloop\\unloop.conf\n", "bad file");
+    expect_bad("unloop-install-record 1\nstate installed\nboot-order none\n"
+               "boot-order-set 040\n", "boot-order-set");
+    expect_bad("unloop-install-record 1\nstate installed\nboot-order none\n"
+               "boot-order-set 0400\nboot-order-set 0400\n", "boot-order-set");
+    /* --no-entry installs leave BootOrder alone and create no entry */
+    expect_bad("unloop-install-record 1\nstate installed\nboot-order untouched\n"
+               "created Boot0004 unloop\n", "untouched");
 }
 
 static void test_damaged(void **state)

@@ -167,6 +167,15 @@ while [ $n -lt 40 ]; do
 	echo "CUT uninstall $n rc=$rc uninstall rc=$r2 $(same)"
 	n=$((n + 1))
 done
+# BootOrder changed by someone else after install: uninstall takes only
+# unloop's entries out of it.
+run unloop install --esp /esp
+entries changed0
+chattr -i $V/BootOrder-$G
+printf '\007\000\000\000\001\000\004\000\005\000\000\000\002\000\003\000' >$V/BootOrder-$G
+entries changed1
+run unloop uninstall --esp /esp
+entries changed2
 # Install for the next boot, which comes through the new firmware entry.
 entries before3
 run unloop install --esp /esp
@@ -435,8 +444,15 @@ def main():
                                            if kind == "install" else "uninstall again"),
                   "\n".join(" ".join(c) for c in (bad or cuts)) or b.text[-1500:])
 
+        ch0, ch1, ch2 = O.get("changed0", []), O.get("changed1", []), O.get("changed2", [])
+        check(ch0 == [4, 5, 0, 1, 2, 3] and ch1 == [1, 4, 5, 0, 2, 3] and ch2 == [1, 0, 2, 3] and
+              cmd_rc(C, "unloop uninstall --esp /esp", 4)[1] == 0,
+              "BootOrder changed after install: uninstall takes out only unloop's entries",
+              "%s -> %s -> %s\n%s" % (ch0, ch1, ch2,
+                                       "\n".join(cmd_rc(C, "unloop uninstall --esp /esp", 4)[2])))
+
         # 3. install (at the end of that boot), then boot through the firmware entry alone
-        inst = cmd_rc(C, "unloop install --esp /esp", 3)
+        inst = cmd_rc(C, "unloop install --esp /esp", 4)
         new = sorted(set(E.get("after3", {})) - set(E.get("before3", {})))
         check(inst[1] == 0 and len(new) == 2, "install for the next boot created %s"
               % ",".join(new), "\n".join(inst[2]))
