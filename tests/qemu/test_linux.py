@@ -176,6 +176,12 @@ printf '\007\000\000\000\001\000\004\000\005\000\000\000\002\000\003\000' >$V/Bo
 entries changed1
 run unloop uninstall --esp /esp
 entries changed2
+# --no-entry: files only, BootOrder and the entries left alone.
+base=$(digest)
+run unloop install --esp /esp --no-entry
+entries noentry
+run unloop uninstall --esp /esp
+echo "NOENTRY $(same)"
 # Install for the next boot, which comes through the new firmware entry.
 entries before3
 run unloop install --esp /esp
@@ -450,6 +456,13 @@ def main():
               "BootOrder changed after install: uninstall takes out only unloop's entries",
               "%s -> %s -> %s\n%s" % (ch0, ch1, ch2,
                                        "\n".join(cmd_rc(C, "unloop uninstall --esp /esp", 4)[2])))
+
+        ne = cmd_rc(C, "unloop install --esp /esp --no-entry")
+        check(ne[1] == 0 and O.get("noentry") == ch2 and
+              sorted(E.get("noentry", {})) == sorted(E.get("changed2", {})) and
+              "NOENTRY same" in b.text and cmd_rc(C, "unloop uninstall --esp /esp", 5)[1] == 0,
+              "install --no-entry leaves BootOrder and the entries alone; uninstall undoes it",
+              "\n".join(ne[2]))
 
         # 3. install (at the end of that boot), then boot through the firmware entry alone
         inst = cmd_rc(C, "unloop install --esp /esp", 4)
