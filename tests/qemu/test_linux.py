@@ -31,7 +31,9 @@ Boots (one QEMU run each, OVMF, one variable store for all of them):
   3. the firmware starts unloop from its new Boot#### (OVMF's BdsDxe line,
      BootCurrent in the guest, unloop's boot count +1), unloop starts the
      kernel, which uninstalls; BootOrder is as before that install, and the ESP's
-     files (BOOTX64.EFI put back) equal those before step 2.
+     files (BOOTX64.EFI put back) equal those before step 2, and so does
+     every non-volatile variable in OVMF's store file parsed on the host
+     (but the firmware's own MTC counter and HDDP device-path cache).
 
 Usage: test_linux.py. Needs `make all`. Prints one line per check and a
 closing 'linux: N passed, M failed' line.
@@ -62,6 +64,12 @@ GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 # Files unloop.efi and bless rewrite on every boot: not part of what install
 # and uninstall must leave as they were.
 OWN_STATE = {"/EFI/unloop/state", "/EFI/unloop/log", "/EFI/unloop/log.1"}
+# Non-volatile variables the firmware itself writes, compared out in the
+# host-side check of OVMF's store: MTC, the monotonic counter it bumps on
+# every boot, and HDDP, EDK II's cache of the full device path it expanded
+# from a short-form HD() boot option (written when it boots unloop's entry).
+FIRMWARE_OWN = {("eb704011-1402-11d3-8e77-00a0c969723b", "MTC"),
+                ("fab7e9e1-39dd-4f2b-8408-e20e906cb6de", "HDDP")}
 # The test's own script for each boot, rewritten from the host.
 TEST_SCRIPT = "/EFI/Linux/test.sh"
 CONF_TEXT = ("[unloop]\n"
@@ -176,6 +184,8 @@ printf '\007\000\000\000\001\000\004\000\005\000\000\000\002\000\003\000' >$V/Bo
 entries changed1
 run unloop uninstall --esp /esp
 entries changed2
+chattr -i $V/BootOrder-$G
+printf '\007\000\000\000\000\000\001\000\002\000\003\000' >$V/BootOrder-$G
 # --no-entry: files only, BootOrder and the entries left alone.
 base=$(digest)
 run unloop install --esp /esp --no-entry
@@ -255,6 +265,38 @@ class LinuxMachine(Machine):
             f.seek(entries_lba * 512)
             e = f.read(128)
         return str(uuid.UUID(bytes_le=e[16:32])), struct.unpack_from("<QQ", e, 32)
+
+
+def ovmf_vars(path):
+    """The live non-volatile variables in an OVMF variable store file, read
+    from the host: {(vendor GUID, name): (attributes, sha256 of data)}.
+    Layout (EDK II MdeModulePkg VariableFormat.h): a firmware volume header
+    ("_FVH" at 0x28, its length at 0x30), a VARIABLE_STORE_HEADER (GUID,
+    size, format, state: 28 bytes), then AUTHENTICATED_VARIABLE_HEADERs
+    (60 bytes: StartId 0x55AA, State, Attributes, MonotonicCount,
+    TimeStamp, PubKeyIndex, NameSize, DataSize, VendorGuid), each followed
+    by its name and data and aligned to 4. A variable is live in state
+    VAR_ADDED (0x3f), or VAR_ADDED & VAR_IN_DELETED_TRANSITION (0x3e) when
+    no VAR_ADDED copy follows."""
+    with open(path, "rb") as f:
+        d = f.read()
+    if d[0x28:0x2c] != b"_FVH":
+        raise ValueError("%s: no firmware volume header" % path)
+    hl = struct.unpack_from("<H", d, 0x30)[0]
+    p, end = hl + 28, hl + struct.unpack_from("<I", d, hl + 16)[0]
+    out = {}
+    while p + 60 <= end:
+        start, state, _, attrs = struct.unpack_from("<HBBI", d, p)
+        if start != 0x55AA:
+            break
+        nsz, dsz = struct.unpack_from("<II", d, p + 36)
+        key = (str(uuid.UUID(bytes_le=d[p + 44:p + 60])),
+               d[p + 60:p + 60 + nsz].decode("utf-16-le").rstrip("\0"))
+        data = d[p + 60 + nsz:p + 60 + nsz + dsz]
+        if state == 0x3F or (state == 0x3E and key not in out):
+            out[key] = (attrs, hashlib.sha256(data).hexdigest())
+        p = (p + 60 + nsz + dsz + 3) & ~3
+    return out
 
 
 def parse(text):
@@ -365,6 +407,7 @@ def main():
 
         # 2. install and uninstall through efivarfs
         host_files = m.esp_files()
+        host_vars = ovmf_vars(m.vars)
         b = m.phase("roundtrip")
         check("GUEST-DONE" in b.text, "install/uninstall boot finished (%.0f s)" % b.elapsed)
         V, F, E, O, C = parse(b.text)
@@ -458,7 +501,7 @@ def main():
                                        "\n".join(cmd_rc(C, "unloop uninstall --esp /esp", 4)[2])))
 
         ne = cmd_rc(C, "unloop install --esp /esp --no-entry")
-        check(ne[1] == 0 and O.get("noentry") == ch2 and
+        check(ne[1] == 0 and O.get("noentry") == order_before and
               sorted(E.get("noentry", {})) == sorted(E.get("changed2", {})) and
               "NOENTRY same" in b.text and cmd_rc(C, "unloop uninstall --esp /esp", 5)[1] == 0,
               "install --no-entry leaves BootOrder and the entries alone; uninstall undoes it",
@@ -490,6 +533,12 @@ def main():
               "uninstall from that boot: BootOrder as before install",
               "%s vs %s\n%s" % (O.get("after"), order_before, "\n".join(un[2])))
         check(all(n not in E.get("after", {}) for n in new), "the created entries are gone")
+        after_vars = ovmf_vars(m.vars)
+        fw_own = lambda d: {k: v for k, v in d.items() if k not in FIRMWARE_OWN}  # noqa: E731
+        check(len(host_vars) > 10 and fw_own(after_vars) == fw_own(host_vars),
+              "OVMF's variable store file, read from the host: every non-volatile variable "
+              "as before install (%d; the firmware's own MTC and HDDP aside)" % len(host_vars),
+              diff(host_vars, after_vars))
         m.esp_write("\\EFI\\BOOT\\BOOTX64.EFI", bootx64)
         after_files = m.esp_files()
         strip_host = lambda d: {k: v for k, v in d.items()  # noqa: E731
