@@ -70,7 +70,7 @@ qemu-policy: $(SETUP_STAMP)
 #                       the CLI's usage errors and refusals on the host
 #   make qemu-linux     Debian's kernel boots through unloop and blesses;
 #                       install/uninstall through efivarfs in the guest
-#                       (tests/qemu/test_linux.py, about 2.5 minutes under TCG)
+#                       (tests/qemu/test_linux.py, 1.5-2.5 minutes under TCG)
 INSTALL_REC_SRC := recovery/install-cmd.c recovery/fd-io.c shared/crc32.c shared/gpt.c \
 	shared/string-util.c
 INSTALL_LIBS := -lefiboot -lefivar
@@ -79,6 +79,8 @@ $(UNIT_BIN_DIR)/test-install-record: tests/cli/test-install-record.c $(INSTALL_R
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Wno-unused-parameter -D_GNU_SOURCE -o $@ $(filter %.c,$^) \
 		$(INSTALL_LIBS) $(UNIT_LDLIBS)
+# make check builds it with the other unit tests and run-check.sh runs it.
+UNIT_TESTS += $(UNIT_BIN_DIR)/test-install-record
 install-test: $(UNIT_BIN_DIR)/test-install-record $(B)/unloop
 	@$(UNIT_BIN_DIR)/test-install-record
 	@bash tests/cli/test-install.sh
