@@ -123,3 +123,12 @@ clean:
 include efi/policy.mk
 
 include agent/agent.mk
+
+# unloop install / uninstall (recovery/install-cmd.c): firmware boot entries
+# through Debian's libefivar / libefiboot (efivarfs).  The .so files are
+# prerequisites so that $^ puts them on the link line of $(B)/unloop.
+CLI_SRC += recovery/install-cmd.c
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
+$(B)/unloop: $(B)/host/recovery/install-cmd.o \
+	$(shell pkg-config --variable=libdir efiboot)/libefiboot.so \
+	$(shell pkg-config --variable=libdir efivar)/libefivar.so

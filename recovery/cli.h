@@ -144,4 +144,14 @@ const char *report_outcome_text(enum report_outcome o);     /* "needs a key" */
 void report_print(FILE *f, enum report_style style, struct report_row *rows, size_t n);
 int cmd_report_summarize(const struct cli_opts *o, const char *dir);
 
+/* install-cmd.c: unloop install / uninstall, with their own options
+ * (argv[0] is the command).  install_record_check() parses an install
+ * record's bytes (\EFI\unloop\install.rec; for the unit test and
+ * tests/fuzz/fuzz-install-record.c): 0, or -EBADMSG with *why; with
+ * ret_canonical, a valid record is written back as install would write it
+ * (malloc'd, *ret_len bytes). */
+int cmd_install_main(int argc, char **argv);
+int install_record_check(const char *data, size_t len, const char **why, char **ret_canonical,
+                         size_t *ret_len);
+
 #endif

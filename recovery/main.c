@@ -57,6 +57,11 @@ static const char usage_text[] =
     "  report summarize DIR [--csv]\n"
     "                        a folder of unloop.efi's recovery reports (*.json) as a\n"
     "                        table, one row per machine, with totals per outcome\n"
+    "  install --esp DIR [--efi FILE] [--conf FILE] [--force] [--no-entry] [--dry-run]\n"
+    "                        put unloop.efi on the ESP and a firmware boot entry for it\n"
+    "                        first in BootOrder, Windows Boot Manager next (unloop(8))\n"
+    "  uninstall --esp DIR [--dry-run]\n"
+    "                        undo an install exactly, from \\EFI\\unloop\\install.rec\n"
     "  help                  this text\n"
     "\n"
     "Options:\n"
@@ -470,6 +475,10 @@ int main(int argc, char **argv)
     struct cli_opts o = { 0 };
     int c;
 
+    /* install/uninstall have options of their own: the command comes first. */
+    if (argc > 1 && (strcmp(argv[1], "install") == 0 || strcmp(argv[1], "uninstall") == 0))
+        return cmd_install_main(argc - 1, argv + 1);
+
     /* Options may come before or after the command ("+" not used). */
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -589,5 +598,8 @@ int main(int argc, char **argv)
             return usage_error("%s", "usage: unloop report summarize DIR [--csv]");
         return cmd_report_summarize(&o, args[2]);
     }
+    if (strcmp(cmd, "install") == 0 || strcmp(cmd, "uninstall") == 0)
+        return usage_error("%s: put the command first: unloop install|uninstall --esp DIR ...",
+                           cmd);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -19,6 +19,7 @@ PKGS=(
   dpkg-dev xz-utils                              # ntfs-3g, mbedtls sources for unloop.efi (fetch-deb-source.sh)
   gcc-mingw-w64-x86-64 wine64                    # unloop-agent.exe (agent/agent.mk) and its test under Wine
   swtpm swtpm-tools libefiboot-dev libefivar-dev # bootnext: TPM 2.0 for OVMF (swtpm); load options as efibootmgr makes them (unit test)
+  busybox-static cpio kmod                       # unloop install (libefivar above); Linux guest of tests/qemu/test_linux.py
 )
 
 missing=()
