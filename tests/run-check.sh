@@ -117,6 +117,8 @@ suite report report python3 tests/cli/test_report.py
 # 3i. unloop-agent (issue #7): the Linux build on directory ESPs, unloop-agent.exe
 #     under Wine (console, service install/start/stop/uninstall, registry settings)
 suite agent agent python3 tests/agent/test_agent.py
+# 3j. unloop install/uninstall on the host: refusals, --dry-run, the install record
+suite install-cli install-cli bash tests/cli/test-install.sh
 
 # 4. fuzz smoke: each target runs a bounded time on its corpus
 p=0; f=0
@@ -162,6 +164,9 @@ suite policy policy python3 tests/qemu/test_policy.py
 # 6b''. the bootnext hand-off and BitLocker's TPM seal (swtpm): after bootnext, PCRs 0-7
 #       equal a direct boot of the loader; a chain-load changes PCR 4; auto; fallback
 suite bootnext bootnext python3 tests/qemu/test_bootnext.py
+# 6g. a real OS: Debian's kernel and a busybox initramfs boot through unloop and bless;
+#     install/uninstall through efivarfs leave variables and ESP files as they were
+suite linux linux python3 tests/qemu/test_linux.py
 
 # 6c. the recovery USB stick image (make usb): sfdisk, fdisk, fsck.fat, mtools; booted over xHCI
 suite usb usb python3 tests/images/test_usb.py
