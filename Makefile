@@ -41,7 +41,12 @@ CLI_SRC := recovery/main.c recovery/posix-volume.c recovery/json.c recovery/bcd-
 # BitLocker: the CLI links Debian's libmbedtls (-lmbedcrypto); unloop.efi
 # links shared/bitlocker.c with mbedTLS built from source (efi/mbedtls.mk).
 CLI_SRC += recovery/bitlocker-cmd.c recovery/bitlocker-volume.c recovery/fd-io.c recovery/ntfs-window.c shared/bitlocker.c
+# unloop install / uninstall: firmware boot entries through Debian's libefivar /
+# libefiboot (efivarfs).  unloop policy verify / sign: shared/policy-sig.c over
+# libmbedcrypto (a policy build, efi/policy.mk, swaps in its own policy-cmd.o).
+CLI_SRC += recovery/install-cmd.c recovery/policy-cmd.c shared/policy-sig.c
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
+CLI_LIBS := -lntfs-3g $(shell pkg-config --libs fdisk) -lmbedcrypto -lefiboot -lefivar
 $(CLI_OBJ): $(wildcard recovery/*.h shared/ntfs/*.h)
 
 # (linked below, after shared/ntfs/replay.mk says what else it needs)
@@ -91,7 +96,7 @@ EFI_NTFS_LINK := $(EFI_NTFS_GLUE_OBJ) $(REPLAY_EFI_OBJ) $(NTFS_B)/libntfs-3g.a $
 EFI_BITLOCKER_LINK := $(EFI_BITLOCKER_OBJ) $(MBEDTLS_EFI_LIB)
 
 $(B)/unloop: $(CLI_OBJ) $(HOST_SHARED_OBJ) $(REPLAY_HOST_OBJ)
-	$(CC) $(HOST_CFLAGS) -o $@ $^ -lntfs-3g $(shell pkg-config --libs fdisk) -lmbedcrypto
+	$(CC) $(HOST_CFLAGS) -o $@ $^ $(CLI_LIBS)
 
 $(B)/unloop.efi: $(EFI_OBJ) $(EFI_BITLOCKER_LINK) $(EFI_NTFS_LINK)
 	$(call efi_link,$(EFI_OBJ) $(EFI_BITLOCKER_LINK) $(EFI_NTFS_LINK),$@)
@@ -124,11 +129,3 @@ include efi/policy.mk
 
 include agent/agent.mk
 
-# unloop install / uninstall (recovery/install-cmd.c): firmware boot entries
-# through Debian's libefivar / libefiboot (efivarfs).  The .so files are
-# prerequisites so that $^ puts them on the link line of $(B)/unloop.
-CLI_SRC += recovery/install-cmd.c
-CLI_OBJ := $(CLI_SRC:%.c=$(B)/host/%.o)
-$(B)/unloop: $(B)/host/recovery/install-cmd.o \
-	$(shell pkg-config --variable=libdir efiboot)/libefiboot.so \
-	$(shell pkg-config --variable=libdir efivar)/libefivar.so

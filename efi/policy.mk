@@ -24,9 +24,9 @@ ifneq ($(POLICY_GOALS),)
   endif
 endif
 
-# The ordinary CLI has `unloop policy verify` (it says it does not enforce,
-# or checks a config against --key KEY).
-$(B)/unloop: $(B)/host/recovery/policy-cmd.o $(B)/host/shared/policy-sig.o
+# The ordinary CLI has `unloop policy verify` too (it says it does not
+# enforce, or checks a config against a key named on the command line):
+# policy-cmd.c and policy-sig.c are in CLI_SRC.
 # The EFI object of policy-sig.c: the pattern rule of efi/mbedtls.mk
 # ($(MBEDTLS_B)/shared/%.o) with the unpacked headers and our configuration.
 POLICY_EFI_SIG_OBJ := $(MBEDTLS_B)/shared/policy-sig.o
@@ -59,9 +59,9 @@ $(1)/unloop.efi: $$($(1)_EFI_OBJ) $$(EFI_BITLOCKER_LINK) $$(EFI_NTFS_LINK)
 $(1)_CLI_OBJ := $$(filter-out $(B)/host/shared/run.o,$$(HOST_SHARED_OBJ)) \
 	$$(filter-out $(B)/host/recovery/policy-cmd.o,$$(CLI_OBJ)) \
 	$(1)/host/shared/run.o $(1)/host/recovery/policy-cmd.o $(1)/host/policy-key.o \
-	$(B)/host/shared/policy-sig.o $$(REPLAY_HOST_OBJ)
+	$$(REPLAY_HOST_OBJ)
 $(1)/unloop: $$($(1)_CLI_OBJ)
-	$$(CC) $$(HOST_CFLAGS) -o $$@ $$^ -lntfs-3g $$(shell pkg-config --libs fdisk) -lmbedcrypto
+	$$(CC) $$(HOST_CFLAGS) -o $$@ $$^ $$(CLI_LIBS)
 endef
 
 $(eval $(call policy_build,$(B)/policy,$(POLICY_KEY)))

@@ -62,6 +62,11 @@ static const char usage_text[] =
     "                        first in BootOrder, Windows Boot Manager next (unloop(8))\n"
     "  uninstall --esp DIR [--dry-run]\n"
     "                        undo an install exactly, from \\EFI\\unloop\\install.rec\n"
+    "  policy verify [--esp DIR] [PUBLIC-KEY]\n"
+    "                        does unloop.conf.sig sign unloop.conf (signed policy: the key\n"
+    "                        built into a policy build, or PUBLIC-KEY)\n"
+    "  policy sign [--esp DIR] PRIVATE-KEY\n"
+    "                        write unloop.conf.sig for the ESP's unloop.conf (P-256 key)\n"
     "  help                  this text\n"
     "\n"
     "Options:\n"
@@ -289,8 +294,13 @@ static int cmd_status(const char *esp_arg, bool json)
             printf("First attempt:    %s\n", first);
         if (st.last_attempt)
             printf("Last attempt:     %s\n", last);
-        printf("Config:           %s%s\n", config_state,
-               diags->errors ? " (run 'unloop config check' on it)" : "");
+        /* A policy build's refusal is one line-0 error: say it here, since
+         * 'config check' checks the syntax, not the signature. */
+        if (diags->n == 1 && diags->d[0].line == 0 && diags->errors)
+            printf("Config:           %s: unloop.conf is %s\n", config_state, diags->d[0].msg);
+        else
+            printf("Config:           %s%s\n", config_state,
+                   diags->errors ? " (run 'unloop config check' on it)" : "");
         if (d.show_menu)
             printf("Next boot:        recovery menu, step %u (%s); default: %s%s\n", d.rung,
                    ul_rung_name(d.rung), ul_action_name(d.action),

@@ -30,7 +30,7 @@ build/tests/ntfs/unloop-asan: $(NTFS_ASAN_CLI_SRC) $(SHARED_HDR) $(wildcard reco
 		$(REPLAY_HOST_B)/ntfsrecover-lib.o
 	@mkdir -p $(@D)
 	$(CC) $(NTFS_TEST_CFLAGS) $(shell pkg-config --cflags fdisk) -o $@ $(NTFS_ASAN_CLI_SRC) \
-		$(REPLAY_HOST_B)/ntfsrecover-lib.o -lntfs-3g $(shell pkg-config --libs fdisk) -lmbedcrypto
+		$(REPLAY_HOST_B)/ntfsrecover-lib.o $(CLI_LIBS)
 NTFS_TESTS += build/tests/ntfs/unloop-asan
 
 ntfs-test: $(NTFS_TESTS) build/images/mkgpt build/images/ntfs-populate
