@@ -117,25 +117,6 @@ static void sink(void *ctx, enum ul_log_level level, const char *msg)
 
 static const struct ul_log_sink_ops sink_ops = { .write = sink };
 
-static const char *find_esp(const char *given)
-{
-    static const char *const candidates[] = { "/boot/efi", "/efi", "/boot" };
-    struct stat st;
-    char buf[64];
-
-    if (given)
-        return given;
-    const char *env = getenv("UNLOOP_ESP");
-    if (env && *env)
-        return env;
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-        snprintf(buf, sizeof(buf), "%s/EFI", candidates[i]);
-        if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-            return candidates[i];
-    }
-    return NULL;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: %s [options]\n"
@@ -174,7 +155,7 @@ int main(int argc, char **argv)
                 "unloop-agent.exe on Windows\n", prog);
         return 2;
     }
-    const char *dir = find_esp(o.esp);
+    const char *dir = ul_posix_find_esp(o.esp);
     if (!dir) {
         fprintf(stderr, "%s: no ESP found; name it with --esp DIR\n", prog);
         return 2;

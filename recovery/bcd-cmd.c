@@ -57,7 +57,7 @@ static int resolve(const struct cli_opts *o, struct bcd_target *t)
         snprintf(t->vpath, sizeof(t->vpath), "\\%s", base);
         snprintf(t->vbackup, sizeof(t->vbackup), "\\%s.backup", base);
     } else {
-        dir = find_esp(o->esp);
+        dir = ul_posix_find_esp(o->esp);
         if (!dir) {
             fprintf(stderr, "%s: name the store with --bcd FILE or the ESP with --esp DIR\n",
                     prog);

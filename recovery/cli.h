@@ -46,8 +46,6 @@ struct cli_opts {
 extern const char *prog;
 
 int usage_error(const char *fmt, const char *arg);
-/* The ESP directory named by --esp, $UNLOOP_ESP or a usual mount point; NULL if none. */
-const char *find_esp(const char *given);
 
 /* ntfs-cmd.c */
 int cmd_scan(const struct cli_opts *o, const char *disk);

@@ -127,29 +127,10 @@ static const struct ul_log_sink_ops cli_sink_ops = { .write = cli_sink };
 
 /* ---- ESP ---- */
 
-const char *find_esp(const char *given)
-{
-    static const char *const candidates[] = { "/boot/efi", "/efi", "/boot" };
-    static char buf[4096];
-    struct stat st;
-
-    if (given)
-        return given;
-    const char *env = getenv("UNLOOP_ESP");
-    if (env && *env)
-        return env;
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-        snprintf(buf, sizeof(buf), "%s/EFI", candidates[i]);
-        if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-            return candidates[i];
-    }
-    return NULL;
-}
-
 static int open_esp(const char *given, struct ul_posix_volume *pv, struct ul_volume *vol,
                     const char **ret_dir)
 {
-    const char *dir = find_esp(given);
+    const char *dir = ul_posix_find_esp(given);
     if (!dir) {
         fprintf(stderr, "%s: no ESP found; name it with --esp DIR\n", prog);
         return EXIT_USAGE;

@@ -73,7 +73,7 @@ static int read_key_file(const char *path, unsigned char **ret, size_t *ret_len)
 static int open_esp_dir(const struct cli_opts *o, struct ul_posix_volume *pv,
                         struct ul_volume *vol)
 {
-    const char *dir = find_esp(o->esp);
+    const char *dir = ul_posix_find_esp(o->esp);
     int r;
 
     if (!dir) {

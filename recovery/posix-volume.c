@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -243,3 +244,24 @@ static int clock_now(void *ctx, struct ul_time *ret)
 }
 
 const struct ul_clock_ops ul_posix_clock_ops = { .now = clock_now };
+
+/* The ESP's mount point: given, else $UNLOOP_ESP, else the first of /boot/efi,
+ * /efi and /boot that holds an EFI directory; NULL if none does. */
+const char *ul_posix_find_esp(const char *given)
+{
+    static const char *const candidates[] = { "/boot/efi", "/efi", "/boot" };
+    char buf[64];
+    struct stat st;
+
+    if (given)
+        return given;
+    const char *env = getenv("UNLOOP_ESP");
+    if (env && *env)
+        return env;
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s/EFI", candidates[i]);
+        if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+            return candidates[i];
+    }
+    return NULL;
+}

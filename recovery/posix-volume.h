@@ -16,4 +16,8 @@ int ul_posix_volume_resolve(struct ul_posix_volume *vol, const char *path, char 
 
 extern const struct ul_clock_ops ul_posix_clock_ops;
 
+/* The ESP's mount point: given, else $UNLOOP_ESP, else the first of
+ * /boot/efi, /efi and /boot that holds an EFI directory; NULL if none. */
+const char *ul_posix_find_esp(const char *given);
+
 #endif
