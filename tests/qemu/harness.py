@@ -6,6 +6,7 @@ ends the VM through isa-debug-exit (status 33); the harness then decides on
 the host whether that boot "blue-screened" or reached the desktop, and in the
 latter case blesses it with the real CLI, as the OS agent would.
 """
+import concurrent.futures
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(TOP, "build")
@@ -518,3 +520,46 @@ def build_image(out, conf=None, direct=False, bcd=TEST_BCD, loader=None, stub=No
         cmd.append("--direct")
     subprocess.run(cmd, check=True, cwd=TOP)
     return out
+
+
+# ---- what every QEMU suite shares ----
+
+class Failure(Exception):
+    """A check that did not hold: its message is the whole report (no traceback)."""
+
+
+def check(cond, what, boot=None):
+    """Raise Failure(what), with the end of boot's serial transcript, unless cond."""
+    if not cond:
+        msg = what
+        if boot is not None:
+            msg += "\n--- serial transcript ---\n" + boot.text[-3000:]
+        raise Failure(msg)
+
+
+def failure_text(e):
+    """What to print for an exception a test raised: a Failure's message, else
+    the traceback (call from the except block)."""
+    return str(e) if isinstance(e, Failure) else traceback.format_exc()
+
+
+def run_tests(prefix, tests, run_one, jobs, passed=0, failed=0, width=50):
+    """Run run_one(test) for every test, jobs at once; run_one returns
+    (name, error text or None, the Boot objects it made).  Prints a PASS or
+    FAIL line per test (with boots and seconds when there were boots) and the
+    closing "PREFIX: N passed, N failed" line; returns the exit status.
+    passed/failed: what the suite counted before (e.g. a reference boot)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as ex:
+        for name, err, boots in ex.map(run_one, tests):
+            tag = name
+            if boots:
+                tag = "%-*s %2d boots %5.1f s" % (width, name, len(boots),
+                                                  sum(b.elapsed for b in boots))
+            if err is None:
+                passed += 1
+                print("PASS " + tag, flush=True)
+            else:
+                failed += 1
+                print("FAIL %s\n%s" % (tag, err), flush=True)
+    print("%s: %d passed, %d failed" % (prefix, passed, failed), flush=True)
+    return 1 if failed else 0

@@ -7,14 +7,12 @@ build/stub-loader.efi and the image tools (make all). Prints one line per test
 and a closing 'N passed, N failed' line.
 """
 import argparse
-import concurrent.futures
 import hashlib
 import os
 import re
 import subprocess
 import sys
 import threading
-import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -36,16 +34,8 @@ BAD = "\\Windows\\System32\\drivers\\CrowdStrike\\C-00000291-00000000-00000032.s
 BASE_LOCK = threading.Lock()
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what, boot=None):
-    if not cond:
-        msg = what
-        if boot is not None:
-            msg += "\n--- serial transcript ---\n" + boot.text[-3000:]
-        raise Failure(msg)
+Failure = harness.Failure
+check = harness.check
 
 
 # Quarantine machines whose Windows volume Windows left mid-flight (issue #3):
@@ -616,10 +606,9 @@ def run_one(fn):
     m = new_machine(name)
     try:
         fn(m)
-        return name, None, sum(b.elapsed for b in m.boots), len(m.boots)
+        return name, None, m.boots
     except Exception as e:  # noqa: BLE001 - report every failure
-        detail = str(e) if isinstance(e, Failure) else traceback.format_exc()
-        return name, detail, sum(b.elapsed for b in m.boots), len(m.boots)
+        return name, harness.failure_text(e), m.boots
     finally:
         m.cleanup()
 
@@ -645,17 +634,7 @@ def main():
         if os.path.exists(path):
             os.remove(path)
 
-    passed = failed = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
-        for name, err, secs, boots in ex.map(run_one, tests):
-            if err is None:
-                passed += 1
-                print("PASS %-60s %2d boots %5.1f s" % (name, boots, secs), flush=True)
-            else:
-                failed += 1
-                print("FAIL %-60s %2d boots %5.1f s\n%s" % (name, boots, secs, err), flush=True)
-    print("qemu: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return harness.run_tests("qemu", tests, run_one, args.j, width=60)
 
 
 if __name__ == "__main__":

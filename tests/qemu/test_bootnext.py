@@ -23,11 +23,9 @@ prints PCRs 0-7 (SHA-256 bank) read through EFI_TCG2_PROTOCOL.
 Usage: test_bootnext.py [-k NAME] [-j JOBS]. Ends with 'bootnext: N passed, N failed'.
 """
 import argparse
-import concurrent.futures
 import os
 import subprocess
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -48,16 +46,8 @@ WIN_OPTIONAL += bytes(0x88 - 4 - len(WIN_OPTIONAL)) + bytes([0x7f, 0xff, 4, 0])
 TIMEOUT = 300            # two firmware boots under TCG with a TPM, on a shared machine
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what, boot=None):
-    if not cond:
-        msg = what
-        if boot is not None:
-            msg += "\n--- serial transcript ---\n" + boot.text[-3000:]
-        raise Failure(msg)
+Failure = harness.Failure
+check = harness.check
 
 
 def new_machine(name, base=BASE, conf=None, win_active=True, boot_next=None):
@@ -214,9 +204,9 @@ def run_one(fn):
     name = fn.__name__[5:]
     try:
         fn()
-        return name, None
+        return name, None, []
     except Exception as e:  # noqa: BLE001 - report every failure
-        return name, str(e) if isinstance(e, Failure) else traceback.format_exc()
+        return name, harness.failure_text(e), []
 
 
 def main():
@@ -239,20 +229,11 @@ def main():
         print("PASS reference (the firmware starts the stub itself)", flush=True)
     except Exception as e:  # noqa: BLE001
         failed += 1
-        print("FAIL reference\n%s" % (e if isinstance(e, Failure) else traceback.format_exc()))
+        print("FAIL reference\n%s" % harness.failure_text(e))
         tests = [t for t in tests if t not in (test_bootnext_handoff_keeps_pcrs,
                                                test_auto_plain_chainloads_pcr4_differs)]
         failed += 2
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
-        for name, err in ex.map(run_one, tests):
-            if err is None:
-                passed += 1
-                print("PASS %s" % name, flush=True)
-            else:
-                failed += 1
-                print("FAIL %s\n%s" % (name, err), flush=True)
-    print("bootnext: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return harness.run_tests("bootnext", tests, run_one, args.j, passed, failed)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,12 @@ Usage: test_policy.py [-k NAME] [-j JOBS]. Needs `make all policy-test`.
 Prints one line per test and a closing 'policy: N passed, M failed' line.
 """
 import argparse
-import concurrent.futures
 import datetime
 import json
 import os
 import re
 import subprocess
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -61,16 +59,8 @@ content = any
 REFUSED = "unloop.conf is not signed by the policy key built into unloop"
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what, boot=None):
-    if not cond:
-        msg = what
-        if boot is not None:
-            msg += "\n--- serial transcript ---\n" + boot.text[-3000:]
-        raise Failure(msg)
+Failure = harness.Failure
+check = harness.check
 
 
 def sign(data):
@@ -201,10 +191,9 @@ def run_one(fn):
         m = Machine(BASE, os.path.join(WORK, name))
     try:
         fn(m)
-        return name, None, sum(b.elapsed for b in m.boots), len(m.boots)
+        return name, None, m.boots
     except Exception as e:  # noqa: BLE001 - report every failure
-        detail = str(e) if isinstance(e, Failure) else traceback.format_exc()
-        return name, detail, sum(b.elapsed for b in m.boots), len(m.boots)
+        return name, harness.failure_text(e), m.boots
     finally:
         m.cleanup()
 
@@ -224,17 +213,7 @@ def main():
     build_base()
     if any(t.__name__.startswith("secureboot") for t in tests):
         build_secureboot_base()
-    passed = failed = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
-        for name, err, secs, boots in ex.map(run_one, tests):
-            if err is None:
-                passed += 1
-                print("PASS %-45s %2d boots %5.1f s" % (name, boots, secs), flush=True)
-            else:
-                failed += 1
-                print("FAIL %-45s %2d boots %5.1f s\n%s" % (name, boots, secs, err), flush=True)
-    print("policy: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return harness.run_tests("policy", tests, run_one, args.j, width=45)
 
 
 if __name__ == "__main__":

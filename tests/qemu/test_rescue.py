@@ -19,7 +19,6 @@ into crash-looping machines.
 
 Usage: test_rescue.py [-k NAME] [-j JOBS].  Prints 'rescue: N passed, N failed'."""
 import argparse
-import concurrent.futures
 import hashlib
 import json
 import os
@@ -27,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -46,16 +44,8 @@ then = reboot
 """
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what, boot=None):
-    if not cond:
-        msg = what
-        if boot is not None:
-            msg += "\n--- serial transcript ---\n" + boot.text[-3000:]
-        raise Failure(msg)
+Failure = harness.Failure
+check = harness.check
 
 
 def mtools(*args, check_rc=True):
@@ -406,9 +396,9 @@ def run_one(fn):
     tmp = tempfile.mkdtemp(prefix="rescue-", dir=os.path.join(harness.BUILD, "qemu"))
     try:
         fn(tmp)
-        return fn.__name__[5:], None
+        return fn.__name__[5:], None, []
     except Exception as e:  # noqa: BLE001
-        return fn.__name__[5:], str(e) if isinstance(e, Failure) else traceback.format_exc()
+        return fn.__name__[5:], harness.failure_text(e), []
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -428,17 +418,7 @@ def main():
         os.remove(bl)
     tb.build_quarantine_base(conf)
     tests = [t for t in TESTS if not args.k or args.k in t.__name__]
-    passed = failed = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
-        for name, err in ex.map(run_one, tests):
-            if err is None:
-                passed += 1
-                print("PASS " + name, flush=True)
-            else:
-                failed += 1
-                print("FAIL %s\n%s" % (name, err), flush=True)
-    print("rescue: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return harness.run_tests("rescue", tests, run_one, args.j)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,12 @@ Usage: test_secureboot.py [-k NAME] [-j JOBS]. Needs make all. Prints one
 line per test and a closing 'secureboot: N passed, N failed' line.
 """
 import argparse
-import concurrent.futures
 import os
 import re
 import struct
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -56,16 +54,8 @@ REFUSED_MSG = ("Secure Boot refused \\EFI\\Microsoft\\Boot\\bootmgfw.efi: its si
                "not trusted by this firmware")
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, what, boot=None):
-    if not cond:
-        msg = what
-        if boot is not None:
-            msg += "\n--- serial transcript ---\n" + boot.text[-3000:]
-        raise Failure(msg)
+Failure = harness.Failure
+check = harness.check
 
 
 def sbverify(path):
@@ -211,8 +201,7 @@ def run_one(fn):
         fn(m)
         return name, None, m.boots
     except Exception as e:  # noqa: BLE001 - report every failure
-        detail = str(e) if isinstance(e, Failure) else traceback.format_exc()
-        return name, detail, m.boots
+        return name, harness.failure_text(e), m.boots
     finally:
         m.cleanup()
 
@@ -230,20 +219,9 @@ def main():
         print("FAIL setup\n%s" % e)
         print("secureboot: 0 passed, 1 failed")
         return 1
-    passed = failed = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
-        for name, err, boots in ex.map(run_one, tests):
-            secs = sum(b.elapsed for b in boots)
-            if err is None:
-                passed += 1
-                print("PASS %-50s %2d boots %5.1f s" % (name, len(boots), secs), flush=True)
-            else:
-                failed += 1
-                print("FAIL %-50s %2d boots %5.1f s\n%s" % (name, len(boots), secs, err),
-                      flush=True)
+    rc = harness.run_tests("secureboot", tests, run_one, args.j)
     print("secureboot: wall time %.1f s" % (time.monotonic() - start))
-    print("secureboot: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return rc
 
 
 if __name__ == "__main__":
