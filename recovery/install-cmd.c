@@ -49,6 +49,7 @@
 
 #include "../shared/crc32.h"
 #include "../shared/gpt.h"
+#include "../shared/string-util.h"
 #include "../shared/unloop-contract.h"
 #include "cli.h"
 
@@ -310,17 +311,6 @@ static int record_write(const char *esp, const struct record *rec)
     return r;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses a record.  0, or -EBADMSG with *why saying what is wrong. */
 static int install_record_parse(const char *data, size_t len, struct record *rec, const char **why)
 {
@@ -343,7 +333,7 @@ static int install_record_parse(const char *data, size_t len, struct record *rec
     uint32_t want = 0;
     for (int i = 0; i < 8; i++) {
         char c = data[crc_at + 6 + i];
-        int v = c >= 'A' && c <= 'F' ? -1 : hexval(c); /* lower case, as written */
+        int v = c >= 'A' && c <= 'F' ? -1 : ul_hexval(c); /* lower case, as written */
         if (v < 0) {
             *why = "bad crc32 line";
             return -EBADMSG;
@@ -396,7 +386,7 @@ static int install_record_parse(const char *data, size_t len, struct record *rec
                 return -EBADMSG;
             }
             for (size_t i = 0; i < hl / 2; i++) {
-                int hi = hexval(line[15 + 2 * i]), lo = hexval(line[15 + 2 * i + 1]);
+                int hi = ul_hexval(line[15 + 2 * i]), lo = ul_hexval(line[15 + 2 * i + 1]);
                 if (hi < 0 || lo < 0) {
                     *why = "bad boot-order-set line";
                     return -EBADMSG;
@@ -412,7 +402,7 @@ static int install_record_parse(const char *data, size_t len, struct record *rec
                 return -EBADMSG;
             }
             for (size_t i = 0; i < hl / 2; i++) {
-                int hi = hexval(rest[2 * i]), lo = hexval(rest[2 * i + 1]);
+                int hi = ul_hexval(rest[2 * i]), lo = ul_hexval(rest[2 * i + 1]);
                 if (hi < 0 || lo < 0) {
                     *why = "bad boot-order line";
                     return -EBADMSG;
@@ -729,7 +719,7 @@ static bool is_boot_entry_name(const char *name, uint16_t *ret)
         return false;
     unsigned v = 0;
     for (int i = 4; i < 8; i++) {
-        int h = hexval(name[i]);
+        int h = ul_hexval(name[i]);
         if (h < 0 || (name[i] >= 'a' && name[i] <= 'f'))
             return false;
         v = v << 4 | (unsigned)h;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../shared/string-util.h"
+
 /* ---- arena ---- */
 
 struct chunk {
@@ -135,22 +137,11 @@ static struct json_value *new_value(struct parser *ps, enum json_type t)
     return v;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_hex4(struct parser *ps, const unsigned char *p, uint32_t *ret)
 {
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = p + i < ps->end ? hexval(p[i]) : -1;
+        int h = p + i < ps->end ? ul_hexval((char)p[i]) : -1;
         if (h < 0)
             return fail(ps, p + i, "\\u needs four hex digits");
         v = v << 4 | (uint32_t)h;

@@ -411,16 +411,6 @@ static int parse_bool(const char *v, size_t vlen, bool *ret)
     return 0;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = ul_tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* "AAAAAAAA", "AA AA AA AA", "aa:aa-aa aa": pairs of hex digits, separators between bytes. */
 static int parse_magic(const char *v, size_t vlen, uint8_t *out, uint8_t *ret_len)
 {
@@ -429,15 +419,15 @@ static int parse_magic(const char *v, size_t vlen, uint8_t *out, uint8_t *ret_le
     while (i < vlen) {
         if (n > 0 && (v[i] == ' ' || v[i] == '\t' || v[i] == ':' || v[i] == '-')) {
             i++;
-            if (i == vlen || hex_digit(v[i]) < 0)
+            if (i == vlen || ul_hexval(v[i]) < 0)
                 return -UL_EINVAL; /* trailing or doubled separator */
             continue;
         }
-        if (i + 1 >= vlen || hex_digit(v[i]) < 0 || hex_digit(v[i + 1]) < 0)
+        if (i + 1 >= vlen || ul_hexval(v[i]) < 0 || ul_hexval(v[i + 1]) < 0)
             return -UL_EINVAL;
         if (n == UL_RULE_MAGIC_MAX)
             return -UL_ERANGE;
-        out[n++] = (uint8_t)(hex_digit(v[i]) << 4 | hex_digit(v[i + 1]));
+        out[n++] = (uint8_t)(ul_hexval(v[i]) << 4 | ul_hexval(v[i + 1]));
         i += 2;
     }
     if (n == 0)

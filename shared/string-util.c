@@ -111,6 +111,17 @@ void ul_explicit_bzero(void *dst, size_t n)
     __asm__ __volatile__("" : : "r"(dst) : "memory");
 }
 
+int ul_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int ul_parse_u32(const char *s, size_t len, uint32_t *ret)
 {
     uint64_t v = 0;

@@ -39,6 +39,9 @@ size_t ul_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 size_t ul_snprintf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The value of a hex digit (either case), or -1. */
+int ul_hexval(char c);
+
 /* Parse an unsigned decimal number that fills [s, s+len) exactly. */
 int ul_parse_u32(const char *s, size_t len, uint32_t *ret);
 

@@ -81,6 +81,7 @@ $(UNIT_BIN_DIR)/test-install-record: tests/cli/test-install-record.c $(INSTALL_R
 		$(INSTALL_LIBS) $(UNIT_LDLIBS)
 # make check builds it with the other unit tests and run-check.sh runs it.
 UNIT_TESTS += $(UNIT_BIN_DIR)/test-install-record
+unit: $(UNIT_BIN_DIR)/test-install-record
 install-test: $(UNIT_BIN_DIR)/test-install-record $(B)/unloop
 	@$(UNIT_BIN_DIR)/test-install-record
 	@bash tests/cli/test-install.sh
