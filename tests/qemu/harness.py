@@ -543,6 +543,18 @@ def failure_text(e):
     return str(e) if isinstance(e, Failure) else traceback.format_exc()
 
 
+def run_on(fn, name, machine):
+    """fn(machine) as one test: (name, error text or None, its boots); the
+    machine's files are removed afterwards."""
+    try:
+        fn(machine)
+        return name, None, machine.boots
+    except Exception as e:  # noqa: BLE001 - report every failure
+        return name, failure_text(e), machine.boots
+    finally:
+        machine.cleanup()
+
+
 def run_tests(prefix, tests, run_one, jobs, passed=0, failed=0, width=50):
     """Run run_one(test) for every test, jobs at once; run_one returns
     (name, error text or None, the Boot objects it made).  Prints a PASS or

@@ -189,13 +189,7 @@ def run_one(fn):
         m = Machine(SB_BASE, os.path.join(WORK, name), firmware=harness.SECURE_BOOT)
     else:
         m = Machine(BASE, os.path.join(WORK, name))
-    try:
-        fn(m)
-        return name, None, m.boots
-    except Exception as e:  # noqa: BLE001 - report every failure
-        return name, harness.failure_text(e), m.boots
-    finally:
-        m.cleanup()
+    return harness.run_on(fn, name, m)
 
 
 def main():

@@ -197,13 +197,7 @@ TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 def run_one(fn):
     name = fn.__name__.split("_", 1)[1]
     m = new_machine(name)
-    try:
-        fn(m)
-        return name, None, m.boots
-    except Exception as e:  # noqa: BLE001 - report every failure
-        return name, harness.failure_text(e), m.boots
-    finally:
-        m.cleanup()
+    return harness.run_on(fn, name, m)
 
 
 def main():
