@@ -3,14 +3,8 @@
 # The unloop CLI used as a person or a script would: commands, --json keys,
 # exit codes, on real directories.
 set -u
-cd "$(dirname "$0")/../.."
-U=$PWD/build/unloop
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-
-ok() { echo "ok   - $1"; pass=$((pass + 1)); }
-no() { echo "FAIL - $1"; [ -n "${2:-}" ] && echo "       $2"; fail=$((fail + 1)); }
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
 # expect_rc NAME WANT CMD...
 expect_rc() {
     local name=$1 want=$2; shift 2
@@ -131,5 +125,4 @@ if command -v man >/dev/null 2>&1 && man -l recovery/unloop.8 >/dev/null 2>&1; t
 elif groff -man -Tutf8 recovery/unloop.8 >/dev/null 2>&1; then ok "man page renders (groff)"
 else no "man page renders"; fi
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli

@@ -6,14 +6,8 @@
 # Linux guest by tests/qemu/test_linux.py.  Prints 'install-cli: N passed,
 # N failed'.
 set -u
-cd "$(dirname "$0")/../.."
-U=$PWD/build/unloop
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-
-ok() { echo "ok   - $1"; pass=$((pass + 1)); }
-no() { echo "FAIL - $1"; [ -n "${2:-}" ] && echo "       $2"; fail=$((fail + 1)); }
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
 # expect NAME RC PATTERN CMD...: exit code RC and PATTERN in stderr+stdout
 expect() {
     local name=$1 want=$2 pat=$3; shift 3
@@ -56,5 +50,4 @@ fi
 [ "$(ls -A "$T/esp/EFI")" = "" ] && ok "nothing was written to the ESP directory" ||
     no "nothing was written to the ESP directory" "$(ls -R "$T/esp")"
 
-echo "install-cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary install-cli
