@@ -29,28 +29,8 @@ param()
 Set-StrictMode -Version 3
 $ErrorActionPreference = 'Stop'
 
-$RecordDir = Join-Path $env:ProgramData 'unloop'
-$RecordPath = Join-Path $RecordDir 'install-record.json'
-$BackupDir = Join-Path $RecordDir 'backup'
-$EspSubdir = 'EFI\unloop'
-
-function Invoke-Native {
-    param([string]$Exe, [string[]]$Arguments)
-    $ErrorActionPreference = 'Continue'
-    $out = & $Exe @Arguments 2>&1 | Out-String
-    if ($LASTEXITCODE -ne 0) {
-        throw "$Exe $($Arguments -join ' ') failed (exit $LASTEXITCODE): $out"
-    }
-    return $out
-}
-
-function Get-FreeDriveLetter {
-    $used = (Get-PSDrive -PSProvider FileSystem).Name
-    foreach ($c in [char[]]'SRQPONMLKJIHGTUVWXYZ') {
-        if ($used -notcontains [string]$c) { return "$($c):" }
-    }
-    throw 'no free drive letter to mount the EFI system partition on'
-}
+# $RecordDir, $RecordPath, $BackupDir, $EspSubdir, Invoke-Native, Get-FreeDriveLetter
+. (Join-Path $PSScriptRoot 'unloop-common.ps1')
 
 if (-not (Test-Path -LiteralPath $RecordPath)) {
     throw "no ${RecordPath}: unloop was not installed by install-unloop.ps1 (see docs/windows-install.md for the manual steps)"
