@@ -5,6 +5,9 @@
 #   make demo       a boot loop caught and broken in QEMU, as a transcript
 #   make bench      healthy-boot overhead, 20,000-file scans (CLI and pre-boot)
 #   make fuzz       run the fuzzers for FUZZ_SECONDS each
+#   make install    /usr/bin/unloop, /usr/lib/unloop/unloop.efi, man page, systemd unit
+#   make policy     a signed-policy build (POLICY_KEY=pub.pem), see efi/policy.mk
+#   make agent      unloop-agent for Linux and unloop-agent.exe (mingw-w64)
 
 .DEFAULT_GOAL := all
 B := build
@@ -121,7 +124,19 @@ all: $(B)/unloop.efi $(B)/unloop $(B)/stub-loader.efi $(IMAGE_TOOLS)
 clean:
 	rm -rf $(B)
 
-.PHONY: all clean setup check demo bench fuzz unit efi-ntfs
+# Install the Linux side where unloop-bless.service and `unloop install` look
+# for it: /usr/bin/unloop, /usr/lib/unloop/unloop.efi (what `unloop install`
+# copies to the ESP), the man page and the systemd unit (not enabled:
+# `systemctl enable unloop-bless.service`).  DESTDIR for packaging.
+PREFIX ?= /usr
+install: $(B)/unloop $(B)/unloop.efi
+	install -D -m 755 $(B)/unloop $(DESTDIR)$(PREFIX)/bin/unloop
+	install -D -m 644 $(B)/unloop.efi $(DESTDIR)$(PREFIX)/lib/unloop/unloop.efi
+	install -D -m 644 recovery/unloop.8 $(DESTDIR)$(PREFIX)/share/man/man8/unloop.8
+	install -D -m 644 recovery/unloop-bless.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/unloop-bless.service
+
+.PHONY: all clean install setup check demo bench fuzz unit efi-ntfs
 
 
 # Signed policy (issue #7): make policy POLICY_KEY=pub.pem, make policy-test (efi/policy.mk).

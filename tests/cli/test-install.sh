@@ -50,4 +50,17 @@ fi
 [ "$(ls -A "$T/esp/EFI")" = "" ] && ok "nothing was written to the ESP directory" ||
     no "nothing was written to the ESP directory" "$(ls -R "$T/esp")"
 
+# make install: the files where unloop-bless.service and `unloop install` look
+root=$T/root
+exe=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' recovery/unloop-bless.service)
+if make -s --no-print-directory install DESTDIR="$root" >"$T/out" 2>&1 &&
+    [ -x "$root$exe" ] && "$root$exe" --version >/dev/null &&
+    cmp -s build/unloop.efi "$root/usr/lib/unloop/unloop.efi" &&
+    [ -f "$root/usr/lib/systemd/system/unloop-bless.service" ] &&
+    [ -f "$root/usr/share/man/man8/unloop.8" ]; then
+    ok "make install DESTDIR: $exe (the unit's ExecStart), /usr/lib/unloop/unloop.efi, unit, man page"
+else
+    no "make install DESTDIR" "$(head -5 "$T/out"; find "$root" -type f 2>/dev/null)"
+fi
+
 summary install-cli
