@@ -8,7 +8,7 @@ PKGS=(
   gnu-efi                                        # UEFI build (pinned below)
   libfdisk-dev libcmocka-dev ntfs-3g-dev         # CLI, unit tests, image builder
   qemu-system-x86 ovmf                           # integration tests, demo, bench
-  sbsigntool                                     # make sign: sbsign/sbverify (Secure Boot)
+  sbsigntool openssl                             # make sign: sbsign/sbverify (Secure Boot); signed policy keys (make policy-test)
   mtools dosfstools ntfs-3g fdisk                # image builder and host-side checks
   libhivex-bin                                   # BCD oracle (later issues)
   libmbedtls-dev                                 # BitLocker crypto in the CLI (AES, CCM, SHA-256)
