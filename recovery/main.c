@@ -275,9 +275,9 @@ static int cmd_status(const char *esp_arg, bool json)
             printf("First attempt:    %s\n", first);
         if (st.last_attempt)
             printf("Last attempt:     %s\n", last);
-        /* A policy build's refusal is one line-0 error: say it here, since
-         * 'config check' checks the syntax, not the signature. */
-        if (diags->n == 1 && diags->d[0].line == 0 && diags->errors)
+        /* A policy build's refusal: say it here, since 'config check'
+         * checks the syntax, not the signature. */
+        if (diags->refused)
             printf("Config:           %s: unloop.conf is %s\n", config_state, diags->d[0].msg);
         else
             printf("Config:           %s%s\n", config_state,

@@ -194,6 +194,7 @@ struct ul_diags {
     uint32_t errors;
     uint32_t warnings;
     uint32_t dropped;   /* diagnostics past UL_CONFIG_MAX_DIAGS */
+    bool refused;       /* a policy build ignored the whole file (d[0] says why) */
     struct ul_diag d[UL_CONFIG_MAX_DIAGS];
 };
 

@@ -28,6 +28,7 @@ static bool policy_accepts(const struct ul_volume *esp, const char *buf, size_t 
     diags->d[0].warning = false;
     diags->n = 1;
     diags->errors = 1;
+    diags->refused = true;
     return false;
 }
 #endif
@@ -69,8 +70,7 @@ static void load_config(struct ul_env *env, struct ul_config *cfg)
         return;
     }
 #ifdef UL_POLICY_ENFORCE
-    if (diags.n == 1 && diags.d[0].line == 0 &&
-        ul_memcmp(diags.d[0].msg, UL_POLICY_REFUSED, sizeof(UL_POLICY_REFUSED) - 1) == 0) {
+    if (diags.refused) {
         ul_logf(env->log, UL_LOG_ERROR,
                 "unloop.conf is %s; using the built-in defaults (policy key %s)",
                 diags.d[0].msg, ul_policy_key_id);

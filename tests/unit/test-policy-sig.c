@@ -199,6 +199,7 @@ static void test_load_signed(void **state)
 
     load(tv_conf_sig, tv_conf_sig_len, &cfg, &diags);
     assert_int_equal(diags.n, 0);
+    assert_false(diags.refused);
     assert_int_equal(cfg.threshold, 1);
     assert_non_null(ul_rules_find(&cfg.rules, "acme-agent"));
     assert_non_null(strstr(log_.buf, "unloop.conf is signed by the policy key built into unloop"));
@@ -218,6 +219,7 @@ static void refused(const void *sig, size_t sig_len, const char *why)
     assert_int_equal(diags.errors, 1);
     assert_int_equal(diags.d[0].line, 0);
     assert_false(diags.d[0].warning);
+    assert_true(diags.refused);
     assert_non_null(strstr(diags.d[0].msg, UL_POLICY_REFUSED));
     assert_non_null(strstr(diags.d[0].msg, why));
     assert_non_null(strstr(log_.buf, "unloop.conf is not signed by the policy key built into "
